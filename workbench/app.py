@@ -1,0 +1,78 @@
+"""The :class:`Workbench`: one object per notebook or process, holding every repository."""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+from typing import Any, Self
+
+from workbench.bootstrap import Stores, bootstrap
+from workbench.outbox import DrainReport, OutboxRelay
+from workbench.repositories import MessageRepository, SessionRepository
+from workbench.settings import Settings
+from workbench.stores.base import Database, MessageCache
+
+__all__ = ["Workbench"]
+
+
+class Workbench:
+    """Sessions, messages and everything built on them, over the profile's stores.
+
+    ``Workbench.open()`` returns at once and connects on first use, so it works the same
+    in a script, a CLI and a notebook cell; ``async with Workbench.open() as wb`` connects
+    eagerly and closes at the end.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._stores: Stores | None = None
+        self._connecting: asyncio.Lock | None = None
+        self.sessions = SessionRepository(self._connected)
+        self.messages = MessageRepository(self._connected, max_content_bytes=settings.max_content_bytes)
+
+    @classmethod
+    def open(cls, settings: Settings | None = None, **overrides: Any) -> Workbench:
+        """A workbench configured from ``settings``, else from keyword overrides, the environment and defaults."""
+        if settings is not None and overrides:
+            settings = settings.model_copy(update=overrides)
+        return cls(settings if settings is not None else Settings(**overrides))
+
+    async def stores(self) -> Stores:
+        """The connected stores (connecting and migrating on first call)."""
+        if self._stores is None:
+            if self._connecting is None:
+                self._connecting = asyncio.Lock()
+            async with self._connecting:
+                if self._stores is None:
+                    self._stores = await bootstrap(self.settings)
+        return self._stores
+
+    async def _connected(self) -> tuple[Database, MessageCache | None, OutboxRelay]:
+        stores = self._stores or await self.stores()
+        return stores.db, stores.cache, stores.relay
+
+    async def connect(self) -> Self:
+        await self.stores()
+        return self
+
+    async def sync(self) -> DrainReport:
+        """Bring the derived stores (and the cache) up to date with the system of record now."""
+        return await (await self.stores()).relay.drain()
+
+    async def aclose(self) -> None:
+        """Finish relaying what is committed (briefly), then close every connection."""
+        if self._stores is not None:
+            stores, self._stores = self._stores, None
+            await stores.aclose()
+
+    async def __aenter__(self) -> Self:
+        return await self.connect()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        where = self.settings.data_dir if self.settings.profile == "embedded" else "services"
+        return f"<Workbench profile={self.settings.profile} at {where}>"

@@ -1,0 +1,63 @@
+"""The one place that wires stores to the profile: embedded or services."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from workbench.errors import StoreError
+from workbench.outbox import OutboxRelay
+from workbench.settings import Settings
+from workbench.stores.base import Database, MessageCache, Projection
+from workbench.stores.schema import migrate
+
+__all__ = ["Stores", "bootstrap"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Stores:
+    """Connected stores of one profile, and the relay between them."""
+
+    db: Database
+    cache: MessageCache | None
+    projections: list[Projection]
+    relay: OutboxRelay
+
+    async def aclose(self) -> None:
+        try:
+            await self.relay.aclose()
+        finally:
+            for projection in self.projections:
+                await projection.aclose()
+            if self.cache is not None:
+                await self.cache.aclose()
+            await self.db.aclose()
+
+
+async def _embedded(settings: Settings) -> tuple[Database, MessageCache | None, list[Projection]]:
+    from workbench.stores.sqlite import SQLiteDatabase
+
+    db = await SQLiteDatabase.connect(settings.data_dir / "workbench.sqlite3")
+    return db, None, []
+
+
+async def _services(settings: Settings) -> tuple[Database, MessageCache | None, list[Projection]]:
+    from workbench.stores.mysql import MySQLDatabase
+
+    db = await MySQLDatabase.connect(settings.mysql_url.get_secret_value(), pool_size=settings.mysql_pool_size)
+    return db, None, []
+
+
+async def bootstrap(settings: Settings) -> Stores:
+    """Connect the stores of ``settings.profile``, migrate the schema, prepare the projections."""
+    connect = _embedded if settings.profile == "embedded" else _services
+    db, cache, projections = await connect(settings)
+    await migrate(db)
+    for projection in projections:
+        try:
+            await projection.ensure_schema()
+        except StoreError as exc:  # a derived store may be down; the relay catches it up later
+            logger.warning("%s is not ready yet (%s); its writes wait in the outbox", projection.target, exc)
+    return Stores(db, cache, projections, OutboxRelay(db, projections, cache))
