@@ -102,8 +102,9 @@ class _Backend:
         relay.notify()
 
 
-async def _outbox(tx: Transaction, relay: OutboxRelay, kind: str, user_id: str, session_id: str,
-                  message_id: str | None = None) -> None:
+async def _outbox(
+    tx: Transaction, relay: OutboxRelay, kind: str, user_id: str, session_id: str, message_id: str | None = None
+) -> None:
     targets = relay.targets
     if not targets:
         return
@@ -203,16 +204,18 @@ class SessionRepository(_Backend):
                 raise NotFoundError(_NOT_FOUND.format(session_id=session_id, user_id=user_id))
             await _outbox(tx, relay, "delete", user_id, session_id)
             await tx.commit()
-        await self.after_commit(
-            relay, cache, user_id, session_id, lambda c: c.session_deleted(user_id, session_id)
-        )
+        await self.after_commit(relay, cache, user_id, session_id, lambda c: c.session_deleted(user_id, session_id))
 
 
 class MessageRepository(_Backend):
     """Append to and read one user's session histories."""
 
-    def __init__(self, connect: Callable[[], Awaitable[tuple[Database, MessageCache | None, OutboxRelay]]],
-                 *, max_content_bytes: int) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], Awaitable[tuple[Database, MessageCache | None, OutboxRelay]]],
+        *,
+        max_content_bytes: int,
+    ) -> None:
         super().__init__(connect)
         self.max_content_bytes = max_content_bytes
 

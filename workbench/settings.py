@@ -76,9 +76,7 @@ class Settings(BaseSettings):
     es_api_key: SecretStr | None = Field(None, validation_alias=_env("ES_API_KEY", "WORKBENCH_ES_API_KEY"))
     neo4j_uri: str = Field("bolt://127.0.0.1:7687", validation_alias=_env("NEO4J_URI", "WORKBENCH_NEO4J_URI"))
     neo4j_user: str = Field("neo4j", validation_alias=_env("NEO4J_USER", "WORKBENCH_NEO4J_USER"))
-    neo4j_password: SecretStr | None = Field(
-        None, validation_alias=_env("NEO4J_PASSWORD", "WORKBENCH_NEO4J_PASSWORD")
-    )
+    neo4j_password: SecretStr | None = Field(None, validation_alias=_env("NEO4J_PASSWORD", "WORKBENCH_NEO4J_PASSWORD"))
     neo4j_database: str = Field("neo4j", validation_alias=_env("NEO4J_DATABASE", "WORKBENCH_NEO4J_DATABASE"))
 
     # the seed's layout; a user's keys share one Redis Cluster slot through the {user_id} hash tag
@@ -89,9 +87,7 @@ class Settings(BaseSettings):
 
     # the model endpoint (any OpenAI-compatible server)
     openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL", "WORKBENCH_OPENAI_BASE_URL"))
-    openai_api_key: SecretStr | None = Field(
-        None, validation_alias=_env("OPENAI_API_KEY", "WORKBENCH_OPENAI_API_KEY")
-    )
+    openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY", "WORKBENCH_OPENAI_API_KEY"))
     model: str = Field("gpt-4o-mini", description="WORKBENCH_MODEL: the chat model name")
     llm_timeout: float = Field(60.0, gt=0)
     llm_max_retries: int = Field(2, ge=0)

@@ -84,9 +84,7 @@ class _MySQLTransaction:
         if not rows:
             return 0
         async with self._conn.cursor() as cur:
-            return await cur.executemany(
-                to_pyformat(sql), [bind(r, datetimes_as_text=False) for r in rows]
-            )
+            return await cur.executemany(to_pyformat(sql), [bind(r, datetimes_as_text=False) for r in rows])
 
     async def commit(self) -> None:
         await self._conn.commit()

@@ -137,8 +137,11 @@ class SQLiteDatabase:
     async def ping(self) -> dict[str, Any]:
         start = time.perf_counter()
         rows = await self.execute_query("SELECT sqlite_version() AS version")
-        return {"version": rows[0]["version"], "latency_ms": (time.perf_counter() - start) * 1000,
-                "where": str(self.path)}
+        return {
+            "version": rows[0]["version"],
+            "latency_ms": (time.perf_counter() - start) * 1000,
+            "where": str(self.path),
+        }
 
     async def aclose(self) -> None:
         await self._reader.close()
