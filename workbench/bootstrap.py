@@ -38,9 +38,11 @@ class Stores:
 
 async def _embedded(settings: Settings) -> tuple[Database, MessageCache | None, list[Projection]]:
     from workbench.stores.sqlite import SQLiteDatabase
+    from workbench.stores.sqlite_graph import SQLiteTermGraph
+    from workbench.stores.sqlite_search import SQLiteSearchIndex
 
     db = await SQLiteDatabase.connect(settings.data_dir / "workbench.sqlite3")
-    return db, None, []
+    return db, None, [SQLiteSearchIndex(db), SQLiteTermGraph(db)]
 
 
 async def _services(settings: Settings) -> tuple[Database, MessageCache | None, list[Projection]]:
