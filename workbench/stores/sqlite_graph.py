@@ -51,9 +51,8 @@ class SQLiteTermGraph(SQLiteProjection):
             for term in extract_terms(m.content)
         ]
         async with self.db.transaction() as tx:
-            await tx.execute_many(
-                "DELETE FROM message_terms WHERE message_id = :message_id", [{"message_id": m.message_id} for m in messages]
-            )
+            ids = [{"message_id": m.message_id} for m in messages]
+            await tx.execute_many("DELETE FROM message_terms WHERE message_id = :message_id", ids)
             if rows:
                 await tx.execute_many(
                     "INSERT INTO message_terms (message_id, session_id, user_id, term, created_at) "

@@ -63,13 +63,14 @@ class SQLiteSearchIndex(SQLiteProjection):
             await tx.execute_many(
                 "INSERT INTO search_messages (message_id, session_id, user_id, role, seq, created_at) "
                 "VALUES (:message_id, :session_id, :user_id, :role, :seq, :created_at) "
-                "ON CONFLICT (message_id) DO UPDATE SET session_id = excluded.session_id, "
-                "user_id = excluded.user_id, role = excluded.role, seq = excluded.seq, created_at = excluded.created_at",
+                "ON CONFLICT (message_id) DO UPDATE SET session_id = excluded.session_id, user_id = excluded.user_id, "
+                "role = excluded.role, seq = excluded.seq, created_at = excluded.created_at",
                 rows,
             )
             # the doc_id of a message never changes, so its FTS row is replaced in place
             await tx.execute_many(
-                "DELETE FROM search_fts WHERE rowid = (SELECT doc_id FROM search_messages WHERE message_id = :message_id)",
+                "DELETE FROM search_fts WHERE rowid = "
+                "(SELECT doc_id FROM search_messages WHERE message_id = :message_id)",
                 rows,
             )
             await tx.execute_many(
