@@ -46,10 +46,23 @@ async def _embedded(settings: Settings) -> tuple[Database, MessageCache | None, 
 
 
 async def _services(settings: Settings) -> tuple[Database, MessageCache | None, list[Projection]]:
+    from workbench.stores.elasticsearch import ElasticsearchIndex
     from workbench.stores.mysql import MySQLDatabase
+    from workbench.stores.neo4j import Neo4jGraph
 
     db = await MySQLDatabase.connect(settings.mysql_url.get_secret_value(), pool_size=settings.mysql_pool_size)
-    return db, None, []
+    search = ElasticsearchIndex(
+        settings.es_hosts(),
+        settings.es_index,
+        api_key=settings.es_api_key.get_secret_value() if settings.es_api_key else None,
+    )
+    graph = Neo4jGraph(
+        settings.neo4j_uri,
+        user=settings.neo4j_user,
+        password=settings.neo4j_password.get_secret_value() if settings.neo4j_password else None,
+        database=settings.neo4j_database,
+    )
+    return db, None, [search, graph]
 
 
 async def bootstrap(settings: Settings) -> Stores:
