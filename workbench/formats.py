@@ -14,8 +14,8 @@ from workbench.errors import ValidationError
 from workbench.models import Message, Role, Session, as_utc
 
 __all__ = [
-    "ImportedConversation",
     "ConversationTurn",
+    "ImportedConversation",
     "read_conversations",
     "session_to_markdown",
     "session_to_record",
