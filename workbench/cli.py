@@ -13,7 +13,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
@@ -58,8 +58,12 @@ def _run(work: Callable[[Workbench], Awaitable[T]]) -> T:
     try:
         return asyncio.run(main())
     except WorkbenchError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from None
+        _fail(exc)
+
+
+def _fail(exc: WorkbenchError) -> NoReturn:
+    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(1) from None
 
 
 def _echo_json(data: Any) -> None:
@@ -100,7 +104,12 @@ def import_(
     from workbench.ingest import import_session
     from workbench.models import utcnow
 
-    conversations = read_conversations(file, fmt)  # type: ignore[arg-type]
+    if fmt not in ("auto", "sharegpt", "openai"):
+        raise typer.BadParameter("--format is auto, sharegpt or openai")
+    try:
+        conversations = read_conversations(file, fmt)  # type: ignore[arg-type]
+    except WorkbenchError as exc:
+        _fail(exc)
 
     async def work(wb: Workbench) -> dict[str, Any]:
         stores = await wb.stores()
@@ -233,8 +242,7 @@ def chat(
     try:
         run_terminal_chat(Workbench.open(**_overrides), user, session)
     except WorkbenchError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from None
+        _fail(exc)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
