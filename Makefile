@@ -44,7 +44,8 @@ sync-code: setup  ## regenerate the sync twins from the async sources
 	$(PY) scripts/generate_sync.py
 
 bench: setup services  ## benchmarks against the raw-client floor and the peers (bench/README.md)
-	$(VENV)/bin/pip install --quiet -e ".[bench]"
+	$(VENV)/bin/pip install --quiet -e ".[services,bench]"
+	$(VENV)/bin/pip install --quiet --no-deps "langchain-elasticsearch>=1.0"  # it pins elasticsearch<9
 	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
