@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from functools import cached_property
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from workbench.bootstrap import Stores, bootstrap
 from workbench.outbox import DrainReport, OutboxRelay
 from workbench.repositories import MessageRepository, SessionRepository
 from workbench.settings import Settings
 from workbench.stores.base import Database, MessageCache
+
+if TYPE_CHECKING:  # imported on first use
+    from workbench.analysis import GraphAnalytics, SearchAnalytics
 
 __all__ = ["Workbench"]
 
@@ -36,6 +40,20 @@ class Workbench:
         if settings is not None and overrides:
             settings = settings.model_copy(update=overrides)
         return cls(settings if settings is not None else Settings(**overrides))
+
+    @cached_property
+    def search(self) -> SearchAnalytics:
+        """Search and conversation statistics as DataFrames (FTS5 + SQL embedded, Elasticsearch on services)."""
+        from workbench.analysis import search_analytics
+
+        return search_analytics(self.stores, self.settings.profile)
+
+    @cached_property
+    def graph(self) -> GraphAnalytics:
+        """The term graph: who talks about what, how topics connect (SQL + networkx embedded, Neo4j on services)."""
+        from workbench.analysis import graph_analytics
+
+        return graph_analytics(self.stores, self.settings.profile)
 
     async def stores(self) -> Stores:
         """The connected stores (connecting and migrating on first call)."""
