@@ -32,7 +32,9 @@ class Workbench:
         self._stores: Stores | None = None
         self._connecting: asyncio.Lock | None = None
         self.sessions = SessionRepository(self._connected)
-        self.messages = MessageRepository(self._connected, max_content_bytes=settings.max_content_bytes)
+        self.messages = MessageRepository(
+            self._connected, max_content_bytes=settings.max_content_bytes, import_legacy=self._import_legacy_session
+        )
 
     @classmethod
     def open(cls, settings: Settings | None = None, **overrides: Any) -> Workbench:
@@ -76,6 +78,22 @@ class Workbench:
     async def sync(self) -> DrainReport:
         """Bring the derived stores (and the cache) up to date with the system of record now."""
         return await (await self.stores()).relay.drain()
+
+    async def import_legacy(self, *, user_id: str | None = None, progress: bool = True) -> dict[str, int]:
+        """Copy the seed's Elasticsearch-only history into the database (idempotent); counts."""
+        from workbench.legacy import import_legacy
+
+        return await import_legacy(self, user_id=user_id, progress=progress)
+
+    async def reindex(self, *, user_id: str | None = None, progress: bool = True) -> dict[str, Any]:
+        """Rebuild the derived stores (search, graph) from the database; counts."""
+        from workbench.legacy import reindex
+
+        return await reindex(self, user_id=user_id, progress=progress)
+
+    async def _import_legacy_session(self, user_id: str, session_id: str) -> int:
+        legacy = (await self.stores()).legacy
+        return 0 if legacy is None else await legacy.import_session(user_id, session_id)
 
     async def aclose(self) -> None:
         """Finish relaying what is committed (briefly), then close every connection."""

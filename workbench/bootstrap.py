@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from workbench.errors import StoreError
 from workbench.outbox import OutboxRelay
 from workbench.settings import Settings
 from workbench.stores.base import Database, MessageCache, Projection
 from workbench.stores.schema import migrate
+
+if TYPE_CHECKING:
+    from workbench.legacy import LegacyImporter
 
 __all__ = ["Stores", "bootstrap"]
 
@@ -24,6 +28,7 @@ class Stores:
     cache: MessageCache | None
     projections: list[Projection]
     relay: OutboxRelay
+    legacy: LegacyImporter | None = None  # services: the seed's ES-only history
 
     async def aclose(self) -> None:
         try:
@@ -75,4 +80,9 @@ async def bootstrap(settings: Settings) -> Stores:
             await projection.ensure_schema()
         except StoreError as exc:  # a derived store may be down; the relay catches it up later
             logger.warning("%s is not ready yet (%s); its writes wait in the outbox", projection.target, exc)
-    return Stores(db, cache, projections, OutboxRelay(db, projections, cache))
+    stores = Stores(db, cache, projections, OutboxRelay(db, projections, cache))
+    if settings.profile == "services":
+        from workbench.legacy import LegacyImporter
+
+        stores.legacy = LegacyImporter.from_stores(stores)
+    return stores

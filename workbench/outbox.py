@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
@@ -113,9 +113,15 @@ class OutboxRelay:
                 logger.warning("outbox: %s is behind: %s", target, exc)
         return report
 
+    @contextlib.asynccontextmanager
+    async def exclusive(self, target: str) -> AsyncIterator[None]:
+        """Hold ``target`` against every relay, in any process: nothing is applied to it meanwhile."""
+        async with self._locks[target], self._db.advisory_lock(f"workbench_outbox_{target}"):
+            yield
+
     async def _drain_target(self, target: str) -> int:
         applied = 0
-        async with self._locks[target], self._db.advisory_lock(f"workbench_outbox_{target}"):
+        async with self.exclusive(target):
             while True:
                 events = await self._db.execute_query(
                     "SELECT id, kind, user_id, session_id, message_id FROM outbox "

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MessageRepository",
     "SessionRepository",
+    "insert_messages",
     "load_messages",
     "message_from_row",
     "session_from_row",
@@ -117,6 +118,29 @@ async def _outbox(
         f"VALUES {values}",
         params,
     )
+
+
+async def insert_messages(tx: Transaction, relay: OutboxRelay, messages: Sequence[Message]) -> None:
+    """Insert ``messages`` (their seqs already claimed) and their outbox rows, inside ``tx``."""
+    await tx.execute_many(
+        "INSERT INTO messages (session_id, seq, message_id, user_id, role, content, created_at, metadata) "
+        "VALUES (:session_id, :seq, :message_id, :user_id, :role, :content, :created_at, :metadata)",
+        [
+            {
+                "session_id": m.session_id,
+                "seq": m.seq,
+                "message_id": m.message_id,
+                "user_id": m.user_id,
+                "role": str(m.role),
+                "content": m.content,
+                "created_at": m.timestamp,
+                "metadata": json.dumps(m.metadata, ensure_ascii=False),
+            }
+            for m in messages
+        ],
+    )
+    for m in messages:
+        await _outbox(tx, relay, "message", m.user_id, m.session_id, m.message_id)
 
 
 class SessionRepository(_Backend):
@@ -215,9 +239,11 @@ class MessageRepository(_Backend):
         connect: Callable[[], Awaitable[tuple[Database, MessageCache | None, OutboxRelay]]],
         *,
         max_content_bytes: int,
+        import_legacy: Callable[[str, str], Awaitable[int]] | None = None,
     ) -> None:
         super().__init__(connect)
         self.max_content_bytes = max_content_bytes
+        self._import_legacy = import_legacy  # the seed's ES-only history of a session, copied on first read
 
     async def append_message(
         self,
@@ -237,21 +263,7 @@ class MessageRepository(_Backend):
         async with db.transaction() as tx:
             seq = await _claim_next_seq(db, tx, user_id, session_id, now)
             message = Message(message_id_for(session_id, seq), session_id, user_id, seq, role, content, now, metadata)
-            await tx.execute_update(
-                "INSERT INTO messages (session_id, seq, message_id, user_id, role, content, created_at, metadata) "
-                "VALUES (:session_id, :seq, :message_id, :user_id, :role, :content, :created_at, :metadata)",
-                {
-                    "session_id": session_id,
-                    "seq": seq,
-                    "message_id": message.message_id,
-                    "user_id": user_id,
-                    "role": str(role),
-                    "content": content,
-                    "created_at": now,
-                    "metadata": json.dumps(metadata, ensure_ascii=False),
-                },
-            )
-            await _outbox(tx, relay, "message", user_id, session_id, message.message_id)
+            await insert_messages(tx, relay, [message])
             await tx.commit()
         await self.after_commit(relay, cache, user_id, session_id, lambda c: c.message_appended(message))
         return message
@@ -269,6 +281,13 @@ class MessageRepository(_Backend):
             if cached is not None:
                 return cached
         messages = await self._read_history(db, user_id, session_id)
+        if not messages and self._import_legacy is not None:
+            try:
+                if await self._import_legacy(user_id, session_id):
+                    messages = await self._read_history(db, user_id, session_id)
+            except StoreError as exc:  # never cache an empty history that may not be complete
+                logger.warning("legacy history of session %s not imported yet (%s)", session_id, exc)
+                return messages
         if cache is not None and relay.cache_trusted(session_id):
             try:
                 await cache.fill_history(user_id, session_id, messages)

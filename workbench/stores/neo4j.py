@@ -186,9 +186,10 @@ class Neo4jGraph:
         except (Neo4jError, DriverError) as exc:
             raise StoreError(str(exc), store="neo4j") from exc
 
-    async def _query(self, query: LiteralString, **params: Any) -> list[neo4j.Record]:
+    async def query(self, cypher: LiteralString, /, **params: Any) -> list[neo4j.Record]:
+        """Run one parameterised Cypher statement in its own transaction; its records."""
         async with self._errors():
-            result = await self._driver.execute_query(query, params, database_=self.database)
+            result = await self._driver.execute_query(cypher, params, database_=self.database)
         return result.records
 
     async def _transaction(self, work: Callable[[neo4j.AsyncManagedTransaction], Awaitable[None]]) -> None:
@@ -209,7 +210,7 @@ class Neo4jGraph:
     async def ensure_schema(self) -> None:
         """The uniqueness constraints of the graph model (and the index deletes use)."""
         for statement in _SCHEMA:
-            await self._query(statement)
+            await self.query(statement)
         self._ready = True
 
     async def _ensure_ready(self) -> None:
@@ -249,14 +250,14 @@ class Neo4jGraph:
 
     async def clear(self, *, batch_size: int = 10_000) -> None:
         """Remove every node of the graph model, in batches."""
-        while (await self._query(_CLEAR_SOME, limit=batch_size))[0]["deleted"]:
+        while (await self.query(_CLEAR_SOME, limit=batch_size))[0]["deleted"]:
             pass
 
     # -- reads ---------------------------------------------------------------------------------
 
     async def ping(self) -> dict[str, Any]:
         start = time.perf_counter()
-        records = await self._query(_VERSION)
+        records = await self.query(_VERSION)
         latency_ms = (time.perf_counter() - start) * 1000
         component = records[0]
         return {
