@@ -1,5 +1,7 @@
 """Conversation Workbench: chat with, inspect and analyse stored LLM conversations."""
 
+from typing import Any
+
 from workbench.app import Workbench
 from workbench.errors import (
     ClientError,
@@ -21,6 +23,14 @@ from workbench.settings import Settings
 
 __version__ = "0.1.0"
 
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext workbench``: the ``%%chat`` cell magic (see :mod:`workbench.widgets.magic`)."""
+    from workbench.widgets.magic import load_ipython_extension as load
+
+    load(ipython)
+
+
 __all__ = [
     "ClientError",
     "ConfigurationError",
@@ -41,4 +51,5 @@ __all__ = [
     "Workbench",
     "WorkbenchError",
     "__version__",
+    "load_ipython_extension",
 ]

@@ -281,13 +281,9 @@ class MessageRepository(_Backend):
             if cached is not None:
                 return cached
         messages = await self._read_history(db, user_id, session_id)
-        if not messages and self._import_legacy is not None:
-            try:
-                if await self._import_legacy(user_id, session_id):
-                    messages = await self._read_history(db, user_id, session_id)
-            except StoreError as exc:  # never cache an empty history that may not be complete
-                logger.warning("legacy history of session %s not imported yet (%s)", session_id, exc)
-                return messages
+        # history the seed left in Elasticsearch only is imported first (while ES is down, that raises)
+        if not messages and self._import_legacy is not None and await self._import_legacy(user_id, session_id):
+            messages = await self._read_history(db, user_id, session_id)
         if cache is not None and relay.cache_trusted(session_id):
             try:
                 await cache.fill_history(user_id, session_id, messages)

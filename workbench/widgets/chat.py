@@ -1,0 +1,467 @@
+"""The chat widget: :class:`ChatController` holds the state and does the work, :class:`ChatWidget` shows it.
+
+The controller is plain Python: tests (and scripts) drive it with ``await`` and read its
+``sessions``, ``transcript`` and ``status``. The widget only binds ipywidgets to it; each
+callback schedules a coroutine on the kernel's running loop and returns at once, so the
+kernel keeps answering while a reply streams. Failures become the status line, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import aclosing, contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import ipywidgets as widgets
+
+from workbench.errors import WorkbenchError
+from workbench.models import Message, Session, check_user_id
+from workbench.widgets.render import CSS, endpoint_hint, escape, markdown_to_html, turn_info
+
+if TYPE_CHECKING:
+    from workbench.app import Workbench
+
+__all__ = ["ChatController", "ChatWidget", "Status", "Turn"]
+
+logger = logging.getLogger(__name__)
+
+Event = Literal["sessions", "transcript", "delta", "status", "delete"]
+TITLE_CHARS = 40
+
+
+@dataclass
+class Turn:
+    """One message of the transcript; ``streaming`` while its text is still arriving."""
+
+    role: str
+    content: str
+    info: str = ""
+    interrupted: bool = False
+    streaming: bool = False
+
+    @classmethod
+    def of(cls, message: Message) -> Turn:
+        return cls(
+            str(message.role),
+            message.content,
+            turn_info(message.metadata),
+            interrupted=bool(message.metadata.get("interrupted")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """The status line: what happened last."""
+
+    text: str
+    kind: Literal["info", "busy", "error"] = "info"
+
+
+def title_of(text: str) -> str:
+    """A session name from the first line of its first question."""
+    line = text.strip().splitlines()[0].strip()
+    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
+
+
+class ChatController:
+    """One user's chat: their sessions, the selected one's transcript, sending, stopping, errors."""
+
+    def __init__(self, wb: Workbench, user_id: str, *, model: str | None = None) -> None:
+        self.wb = wb
+        self.user_id = check_user_id(user_id)
+        self.model = model or wb.settings.model
+        self.sessions: list[Session] = []
+        self.session: Session | None = None
+        self.transcript: list[Turn] = []
+        self.pending_delete: Session | None = None
+        self.status = Status(endpoint_hint(wb.settings) or "Ready.", "error" if endpoint_hint(wb.settings) else "info")
+        self._listeners: list[Callable[[Event], None]] = []
+        self._reply: asyncio.Task[Message | None] | None = None
+        self._stopping = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- observing --
+
+    def subscribe(self, listener: Callable[[Event], None]) -> None:
+        """Call ``listener(event)`` after every change (``sessions``, ``transcript``, ``delta``, ...)."""
+        self._listeners.append(listener)
+
+    def _emit(self, *events: Event) -> None:
+        for event in events:
+            for listener in self._listeners:
+                listener(event)
+
+    def _set_status(self, text: str, kind: Literal["info", "busy", "error"] = "info") -> None:
+        self.status = Status(text, kind)
+        self._emit("status")
+
+    @contextmanager
+    def _reporting(self, doing: str) -> Iterator[None]:
+        """A :class:`WorkbenchError` inside becomes the status line instead of propagating."""
+        try:
+            yield
+        except WorkbenchError as exc:
+            self._set_status(f"{doing} failed: {exc}", "error")
+
+    @property
+    def streaming(self) -> bool:
+        """Whether a reply is arriving now."""
+        return self._reply is not None and not self._reply.done()
+
+    # -- sessions --
+
+    async def refresh(self) -> None:
+        """Reload the session list; keep the selected session if it still exists, else pick the latest."""
+        with self._reporting("Loading sessions"):
+            self.sessions = await self.wb.sessions.list_sessions(self.user_id)
+            current = self.session.session_id if self.session else None
+            if current in {s.session_id for s in self.sessions}:
+                self._emit("sessions")
+            else:
+                self.session = None
+                await self.select(self.sessions[0].session_id if self.sessions else None)
+
+    async def select(self, session_id: str | None) -> None:
+        """Show the history of ``session_id`` (``None``: no session; the next send starts one)."""
+        if self.streaming:
+            self._set_status("A reply is streaming: stop it or wait before switching sessions.", "error")
+            return
+        with self._reporting("Opening the session"):
+            self.pending_delete = None
+            if session_id is None:
+                self.session, self.transcript = None, []
+                self._emit("sessions", "transcript", "delete")
+                return
+            self.session = await self.wb.sessions.get_session(self.user_id, session_id)
+            await self._load_history()
+            self._emit("sessions", "delete")
+            self._set_status(f"{self.session.name}: {len(self.transcript)} messages.")
+
+    async def _load_history(self) -> None:
+        assert self.session is not None
+        messages = await self.wb.messages.get_messages(self.user_id, self.session.session_id)
+        self.transcript = [Turn.of(m) for m in messages]
+        self._emit("transcript")
+
+    async def new_session(self, name: str | None = None) -> Session | None:
+        """Start an empty session (named ``name``, else the default) and select it."""
+        with self._reporting("Creating a session"):
+            session_id = await self.wb.sessions.create_session(self.user_id, name or None)
+            self.session = None
+            await self.refresh()
+            await self.select(session_id)
+            return self.session
+        return None
+
+    async def rename(self, name: str) -> None:
+        """Rename the selected session."""
+        if self.session is None:
+            self._set_status("No session to rename: start one first.", "error")
+            return
+        with self._reporting("Renaming"):
+            self.session = await self.wb.sessions.rename_session(self.user_id, self.session.session_id, name)
+            await self.refresh()
+            self._set_status(f"Renamed to {self.session.name}.")
+
+    def request_delete(self) -> None:
+        """The first step of deleting: ask for confirmation (see :meth:`confirm_delete`)."""
+        if self.session is None:
+            self._set_status("No session to delete.", "error")
+            return
+        self.pending_delete = self.session
+        self._emit("delete")
+        self._set_status(f"Delete {self.session.name!r} and its {len(self.transcript)} messages? Confirm or cancel.")
+
+    def cancel_delete(self) -> None:
+        self.pending_delete = None
+        self._emit("delete")
+        self._set_status("Nothing was deleted.")
+
+    async def confirm_delete(self) -> None:
+        """Delete the session :meth:`request_delete` asked about; without that request, nothing happens."""
+        doomed, self.pending_delete = self.pending_delete, None
+        self._emit("delete")
+        if doomed is None:
+            self._set_status("Nothing to confirm: press Delete first.", "error")
+            return
+        if self.streaming:
+            self._set_status("A reply is streaming: stop it before deleting.", "error")
+            return
+        with self._reporting("Deleting"):
+            await self.wb.sessions.delete_session(self.user_id, doomed.session_id)
+            await self.refresh()
+            self._set_status(f"Deleted {doomed.name!r}.")
+
+    # -- chatting --
+
+    async def send(self, text: str) -> Message | None:
+        """Send ``text`` in the selected session (a new one if none) and wait for the stored reply.
+
+        The reply streams into the last turn of :attr:`transcript` (a ``delta`` event per piece);
+        :meth:`stop` ends it early, keeping what arrived. Returns the stored reply, else ``None``.
+        """
+        if self.streaming:
+            self._set_status("A reply is still streaming: stop it or wait.", "error")
+            return None
+        if not text.strip():
+            self._set_status("Type a message first.", "error")
+            return None
+        if hint := endpoint_hint(self.wb.settings):
+            self._set_status(hint, "error")
+            return None
+        if self.session is None and await self.new_session(title_of(text)) is None:
+            return None
+        self._stopping = False
+        self._reply = asyncio.get_running_loop().create_task(self._exchange(text.strip()))
+        self._emit("status")
+        return await self._reply
+
+    def submit(self, text: str) -> asyncio.Task[Message | None]:
+        """:meth:`send`, scheduled on the running loop (what Enter and the Send button do)."""
+        return self.schedule(self.send(text))
+
+    def stop(self) -> bool:
+        """Stop the streaming reply; the chat service stores what arrived, marked interrupted."""
+        if not self.streaming or self._stopping:
+            return False
+        assert self._reply is not None
+        self._stopping = True
+        self._reply.cancel()
+        self._set_status("Stopping…", "busy")
+        return True
+
+    async def _exchange(self, text: str) -> Message | None:
+        assert self.session is not None
+        session = self.session
+        reply = Turn("assistant", "", info=f"{self.model} · streaming…", streaming=True)
+        self.transcript += [Turn("user", text), reply]
+        self._emit("transcript")
+        self._set_status(f"{self.model} is replying…", "busy")
+        stopped = False
+        with self._reporting("The model call"):
+            try:
+                stream = self.wb.chat.send(self.user_id, session.session_id, text, model=self.model)
+                async with aclosing(stream) as deltas:
+                    async for delta in deltas:
+                        if delta.text:
+                            reply.content += delta.text
+                            self._emit("delta")
+            except asyncio.CancelledError:
+                if not self._stopping:
+                    raise
+                task = asyncio.current_task()
+                if task is not None:
+                    task.uncancel()
+                stopped = True
+        failed = self.status.kind == "error"
+        reply.streaming = False
+        with self._reporting("Reloading the session"):
+            await self._load_history()
+            self.sessions = await self.wb.sessions.list_sessions(self.user_id)
+            self._emit("sessions")
+        last = self.transcript[-1] if self.transcript else None
+        stored = last is not None and last.role == "assistant" and not failed
+        if stopped:
+            kept = stored and last is not None and last.interrupted
+            self._set_status("Stopped: the partial reply is kept, marked interrupted." if kept else "Stopped.")
+        elif not failed:
+            self._set_status(last.info if last is not None and stored else "Done.")
+        if not stored:
+            return None
+        messages = await self.wb.messages.get_messages(self.user_id, session.session_id)
+        return messages[-1]
+
+    # -- scheduling (widget callbacks) --
+
+    def schedule(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run ``work`` on the running loop; an unexpected failure is logged and shown in the status."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            logger.error("chat widget task failed", exc_info=exc)
+            self._set_status(f"Unexpected error: {type(exc).__name__}: {exc}", "error")
+
+    async def idle(self) -> None:
+        """Wait until the scheduled work (and any reply) is finished."""
+        while pending := {t for t in (*self._tasks, self._reply) if t is not None and not t.done()}:
+            await asyncio.wait(pending)
+
+
+def _turn_html(turn: Turn) -> str:
+    info = escape(turn.info)
+    if turn.interrupted:
+        info = info.replace("interrupted", "<span class='wb-interrupted'>⏹ interrupted</span>")
+    body = markdown_to_html(turn.content) if turn.content else "<p>…</p>"
+    return (
+        f"<div class='wb-turn wb-{escape(turn.role)}'><div class='wb-role'>{escape(turn.role)}</div>"
+        f"{body}" + (f"<div class='wb-info'>{info}</div>" if info else "") + "</div>"
+    )
+
+
+def _button(description: str, style: str = "", *, tooltip: str = "", width: str = "auto") -> widgets.Button:
+    return widgets.Button(description=description, button_style=style, tooltip=tooltip, layout={"width": width})
+
+
+def _shown(widget: widgets.Widget, visible: bool) -> None:
+    widget.layout.display = None if visible else "none"
+
+
+class ChatWidget(widgets.VBox):
+    """Pick, create, rename or delete a session, read it, chat in it; ``controller`` does the work.
+
+    Enter sends: the text area syncs every keystroke (``continuous_update``) and a value that
+    ends with a newline is sent without it. A line break in the middle of the text (pasted,
+    or typed before the end) stays part of the message.
+    """
+
+    def __init__(
+        self, wb: Workbench, user_id: str, *, model: str | None = None, controller: ChatController | None = None
+    ) -> None:
+        self.controller = controller or ChatController(wb, user_id, model=model)
+        c = self.controller
+        self.session_picker = widgets.Dropdown(description="Session", layout={"width": "420px"})
+        self.new_button = _button("New", tooltip="start an empty session")
+        self.rename_button = _button("Rename", tooltip="rename this session")
+        self.delete_button = _button("Delete", "danger", tooltip="delete this session (asks first)")
+        self.model_box = widgets.Text(value=c.model, description="Model", layout={"width": "260px"})
+        self.name_box = widgets.Text(placeholder="new name", layout={"width": "320px"})
+        self.save_name_button = _button("Save name", "primary")
+        self.cancel_name_button = _button("Cancel")
+        self.rename_row = widgets.HBox([self.name_box, self.save_name_button, self.cancel_name_button])
+        self.confirm_text = widgets.HTML()
+        self.confirm_button = _button("Yes, delete", "danger")
+        self.cancel_delete_button = _button("Cancel")
+        self.confirm_row = widgets.HBox([self.confirm_text, self.confirm_button, self.cancel_delete_button])
+        self.transcript = widgets.VBox(
+            layout={
+                "display": "flex",
+                "flex_flow": "column-reverse",  # keeps the newest message in view as the reply grows
+                "max_height": "460px",
+                "overflow_y": "auto",
+                "border": "1px solid var(--jp-border-color2, #ddd)",
+                "padding": "4px",
+            }
+        )
+        self.transcript.add_class("wb-transcript")
+        self.input = widgets.Textarea(
+            placeholder="Ask something… (Enter sends)", continuous_update=True, rows=3, layout={"width": "100%"}
+        )
+        self.input.add_class("wb-input")
+        self.send_button = _button("Send", "primary", width="90px")
+        self.stop_button = _button("Stop", "warning", width="90px", tooltip="stop the reply (what arrived is kept)")
+        self.status_line = widgets.HTML()
+        self.status_line.add_class("wb-status")
+        self._turns: list[widgets.HTML] = []
+        self._updating = False
+        super().__init__(
+            [
+                widgets.HTML(CSS),
+                widgets.HBox([self.session_picker, self.new_button, self.rename_button, self.delete_button]),
+                self.model_box,
+                self.rename_row,
+                self.confirm_row,
+                self.transcript,
+                widgets.HBox(
+                    [self.input, widgets.VBox([self.send_button, self.stop_button])], layout={"width": "100%"}
+                ),
+                self.status_line,
+            ]
+        )
+        self.add_class("wb-chat")
+        _shown(self.rename_row, False)
+        self._wire()
+        c.subscribe(self._on_event)
+        for event in ("sessions", "transcript", "status", "delete"):
+            self._on_event(event)  # type: ignore[arg-type]
+        c.schedule(c.refresh())
+
+    def _wire(self) -> None:
+        c = self.controller
+        self.session_picker.observe(self._picked, names="value")
+        self.new_button.on_click(lambda _: c.schedule(c.new_session()))
+        self.rename_button.on_click(self._start_rename)
+        self.save_name_button.on_click(self._save_name)
+        self.cancel_name_button.on_click(lambda _: _shown(self.rename_row, False))
+        self.delete_button.on_click(lambda _: c.request_delete())
+        self.confirm_button.on_click(lambda _: c.schedule(c.confirm_delete()))
+        self.cancel_delete_button.on_click(lambda _: c.cancel_delete())
+        self.model_box.observe(self._model_changed, names="value")
+        self.input.observe(self._typed, names="value")
+        self.send_button.on_click(lambda _: self._submit(self.input.value))
+        self.stop_button.on_click(lambda _: c.stop())
+
+    # -- from the user --
+
+    def _picked(self, change: dict[str, Any]) -> None:
+        if not self._updating and change["new"] != (self.controller.session and self.controller.session.session_id):
+            self.controller.schedule(self.controller.select(change["new"]))
+
+    def _start_rename(self, _: widgets.Button) -> None:
+        if self.controller.session is not None:
+            self.name_box.value = self.controller.session.name
+        _shown(self.rename_row, True)
+
+    def _save_name(self, _: widgets.Button) -> None:
+        _shown(self.rename_row, False)
+        self.controller.schedule(self.controller.rename(self.name_box.value))
+
+    def _model_changed(self, change: dict[str, Any]) -> None:
+        self.controller.model = change["new"].strip() or self.controller.wb.settings.model
+
+    def _typed(self, change: dict[str, Any]) -> None:
+        if not self._updating and change["new"].endswith("\n"):
+            self._submit(change["new"].rstrip("\n"))
+
+    def _submit(self, text: str) -> None:
+        c = self.controller
+        unsendable = c.streaming or not text.strip() or endpoint_hint(c.wb.settings) is not None
+        self._set_input(text if unsendable else "")  # what could not be sent stays, without the Enter
+        c.submit(text)
+
+    def _set_input(self, text: str) -> None:
+        self._updating = True
+        try:
+            self.input.value = text
+        finally:
+            self._updating = False
+
+    # -- from the controller --
+
+    def _on_event(self, event: Event) -> None:
+        c = self.controller
+        if event == "sessions":
+            self._updating = True
+            try:
+                self.session_picker.options = [
+                    (f"{s.name} · {s.message_count} msgs · {s.updated_at:%Y-%m-%d %H:%M}", s.session_id)
+                    for s in c.sessions
+                ]
+                current = c.session.session_id if c.session else None
+                self.session_picker.value = current if current in {s.session_id for s in c.sessions} else None
+            finally:
+                self._updating = False
+        elif event == "transcript":
+            self._turns = [widgets.HTML(_turn_html(t)) for t in c.transcript]
+            self.transcript.children = tuple(reversed(self._turns))
+        elif event == "delta" and self._turns:
+            self._turns[-1].value = _turn_html(c.transcript[-1])
+        elif event == "delete":
+            if c.pending_delete is not None:
+                name = escape(c.pending_delete.name)
+                self.confirm_text.value = f"<b>Delete “{name}” and all its messages?</b>"
+            _shown(self.confirm_row, c.pending_delete is not None)
+        if event in ("status", "sessions"):
+            kind = c.status.kind
+            self.status_line.value = f"<span class='wb-status-{kind}'>{escape(c.status.text)}</span>"
+            self.stop_button.disabled = not c.streaming
+            self.send_button.disabled = c.streaming
+            self.session_picker.disabled = c.streaming
