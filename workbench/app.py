@@ -15,6 +15,8 @@ from workbench.stores.base import Database, MessageCache
 
 if TYPE_CHECKING:  # imported on first use
     from workbench.analysis import GraphAnalytics, SearchAnalytics
+    from workbench.chat import ChatService
+    from workbench.llm import LLM
 
 __all__ = ["Workbench"]
 
@@ -42,6 +44,20 @@ class Workbench:
         if settings is not None and overrides:
             settings = settings.model_copy(update=overrides)
         return cls(settings if settings is not None else Settings(**overrides))
+
+    @cached_property
+    def llm(self) -> LLM:
+        """The model endpoint's clients and the seed's five calls; connects on the first call."""
+        from workbench.llm import LLM
+
+        return LLM(self.settings)
+
+    @cached_property
+    def chat(self) -> ChatService:
+        """Chat in a session: ``async for delta in wb.chat.send(user_id, session_id, text)``."""
+        from workbench.chat import ChatService
+
+        return ChatService(self.messages, self.llm, self.settings)
 
     @cached_property
     def search(self) -> SearchAnalytics:
@@ -97,6 +113,9 @@ class Workbench:
 
     async def aclose(self) -> None:
         """Finish relaying what is committed (briefly), then close every connection."""
+        self.__dict__.pop("chat", None)
+        if (llm := self.__dict__.pop("llm", None)) is not None:
+            await llm.aclose()
         if self._stores is not None:
             stores, self._stores = self._stores, None
             await stores.aclose()

@@ -1,0 +1,5 @@
+# Generated from workbench/_async/__init__.py by scripts/generate_sync.py: do not edit.
+"""Clients written once: ``workbench/_async`` is the source, ``workbench/_sync`` is generated from it.
+
+Regenerate with ``python scripts/generate_sync.py``; a unit test fails while they differ.
+"""
