@@ -272,14 +272,15 @@ class ElasticsearchIndex:
                 max_chunk_bytes=_MAX_CHUNK_BYTES,
                 raise_on_error=False,
                 yield_ok=False,
-                ignore_status=ignore_status,
                 refresh=False,
             ):
-                failed.append(next(iter(item.values())))
+                result = next(iter(item.values()))
+                if result.get("status") not in ignore_status:
+                    failed.append(result)
         if failed:
             statuses = {int(f.get("status", 0)) for f in failed}
             unavailable = any(s >= 500 or s == 429 for s in statuses)
-            message = f"{len(failed)} of {len(actions)} bulk actions failed, first: {failed[0].get('error')}"
+            message = f"{len(failed)} of {len(actions)} bulk actions failed, first: {str(failed[0])[:500]}"
             raise (StoreUnavailableError if unavailable else StoreError)(message, store="elasticsearch")
 
     # -- reads ---------------------------------------------------------------------------------
