@@ -8,7 +8,6 @@ importing the same conversation again finds it and writes nothing.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.errors import ValidationError
 from workbench.models import (
     DEFAULT_SESSION_NAME,
+    Message,
     Role,
     as_utc,
     check_content,
@@ -25,8 +25,8 @@ from workbench.models import (
     check_session_name,
     check_user_id,
     message_id_for,
-    utcnow,
 )
+from workbench.repositories import _outbox, insert_messages
 from workbench.stores.base import Database
 
 if TYPE_CHECKING:
@@ -75,26 +75,18 @@ async def import_session(
     name = DEFAULT_SESSION_NAME if name is None or not str(name).strip() else check_session_name(name)
     created_at = _check_time(created_at, "created_at")
     session_id = session_id_for(user_id, external_id)
-    rows: list[dict[str, Any]] = []
-    for seq, (role, content, timestamp, metadata) in enumerate(messages, start=1):
-        rows.append(
-            {
-                "session_id": session_id,
-                "seq": seq,
-                "message_id": message_id_for(session_id, seq),
-                "user_id": user_id,
-                "role": str(check_role(role)),
-                "content": check_content(content, max_bytes=max_content_bytes),
-                "created_at": _check_time(timestamp, f"timestamp of message {seq}"),
-                "metadata": json.dumps(check_metadata(metadata), ensure_ascii=False),
-            }
+    turns = [
+        Message(
+            message_id=message_id_for(session_id, seq),
+            session_id=session_id,
+            user_id=user_id,
+            seq=seq,
+            role=check_role(role),
+            content=check_content(content, max_bytes=max_content_bytes),
+            timestamp=_check_time(timestamp, f"timestamp of message {seq}"),
+            metadata=check_metadata(metadata),
         )
-    updated_at = max([created_at, *(r["created_at"] for r in rows)])
-    now = utcnow()
-    events = [
-        {"target": t, "kind": kind, "user_id": user_id, "session_id": session_id, "message_id": mid, "now": now}
-        for kind, mid in [("session", None), *(("message", r["message_id"]) for r in rows)]
-        for t in relay.targets
+        for seq, (role, content, timestamp, metadata) in enumerate(messages, start=1)
     ]
     insert_ignore = "INSERT OR IGNORE" if db.dialect == "sqlite" else "INSERT IGNORE"
     async with db.transaction() as tx:
@@ -110,24 +102,14 @@ async def import_session(
                 "user_id": user_id,
                 "name": name,
                 "created_at": created_at,
-                "updated_at": updated_at,
-                "last_seq": len(rows),
+                "updated_at": max([created_at, *(m.timestamp for m in turns)]),
+                "last_seq": len(turns),
             },
         )
         if not created:
             return False  # imported before (and perhaps deleted since): leave it as it is
-        if rows:
-            await tx.execute_many(
-                "INSERT INTO messages (session_id, seq, message_id, user_id, role, content, created_at, metadata) "
-                "VALUES (:session_id, :seq, :message_id, :user_id, :role, :content, :created_at, :metadata)",
-                rows,
-            )
-        if events:
-            await tx.execute_many(
-                "INSERT INTO outbox (target, kind, user_id, session_id, message_id, created_at) "
-                "VALUES (:target, :kind, :user_id, :session_id, :message_id, :now)",
-                events,
-            )
+        await _outbox(tx, relay, "session", user_id, session_id)
+        await insert_messages(tx, relay, turns)
         await tx.commit()
     if notify:
         relay.notify()
