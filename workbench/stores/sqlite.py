@@ -7,6 +7,7 @@ reads use a second connection, which in WAL mode sees only committed data.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import sqlite3
 import time
@@ -62,9 +63,10 @@ class _SQLiteTransaction:
 
 
 async def _query(conn: aiosqlite.Connection, sql: str, params: Params) -> list[Row]:
-    async with conn.execute(sql, bind(params, datetimes_as_text=True)) as cursor:
-        names = [d[0] for d in cursor.description or ()]
-        return [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]
+    # execute and fetch in one worker call: a statement left open between two calls would hold
+    # the connection's read snapshot, and a concurrent query on it would read stale data
+    rows = await conn.execute_fetchall(sql, bind(params, datetimes_as_text=True))
+    return [dict(row) for row in rows]
 
 
 class SQLiteDatabase:
@@ -86,6 +88,7 @@ class SQLiteDatabase:
             writer = await aiosqlite.connect(path, isolation_level=None)
             reader = await aiosqlite.connect(path, isolation_level=None)
             for conn in (writer, reader):
+                conn.row_factory = sqlite3.Row
                 for pragma in _PRAGMAS:
                     await conn.execute(pragma)
         except sqlite3.Error as exc:
@@ -121,14 +124,25 @@ class SQLiteDatabase:
                 await self._rollback(tx)
 
     async def _rollback(self, tx: _SQLiteTransaction) -> None:
-        if not tx.committed and self._writer.in_transaction:
+        if tx.committed:
+            return
+        # Queued behind whatever a cancelled caller left running in the worker thread (aiosqlite
+        # runs statements in order), so it ends that transaction too; there may be none left to end.
+        with contextlib.suppress(sqlite3.OperationalError):
             await asyncio.shield(self._writer.execute("ROLLBACK"))
 
     @asynccontextmanager
     async def advisory_lock(self, name: str) -> AsyncIterator[None]:
         lock_path = self.path.with_name(f"{self.path.name}.{name}.lock")
         with lock_path.open("a") as handle:
-            await asyncio.to_thread(fcntl.flock, handle, fcntl.LOCK_EX)
+            delay = 0.005
+            while True:  # polled, not blocking in a thread, so cancelling the waiter leaves no lock behind
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 0.1)
             try:
                 yield
             finally:
