@@ -7,13 +7,29 @@ builds co-occurrence and user/session graphs from SQL aggregates over it (self-j
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 from workbench.models import Message
 from workbench.stores.sqlite_projection import SQLiteProjection
 from workbench.text import extract_terms
 
 __all__ = ["SQLiteTermGraph"]
+
+
+def _rows(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    return [
+        {
+            "message_id": m.message_id,
+            "session_id": m.session_id,
+            "user_id": m.user_id,
+            "term": term,
+            "created_at": m.timestamp,
+        }
+        for m in messages
+        for term in extract_terms(m.content)
+    ]
 
 
 class SQLiteTermGraph(SQLiteProjection):
@@ -39,17 +55,7 @@ class SQLiteTermGraph(SQLiteProjection):
     async def upsert_messages(self, messages: Sequence[Message]) -> None:
         if not messages:
             return
-        rows = [
-            {
-                "message_id": m.message_id,
-                "session_id": m.session_id,
-                "user_id": m.user_id,
-                "term": term,
-                "created_at": m.timestamp,
-            }
-            for m in messages
-            for term in extract_terms(m.content)
-        ]
+        rows = await asyncio.to_thread(_rows, messages)  # segmenting is CPU work: off the event loop
         async with self.db.transaction() as tx:
             ids = [{"message_id": m.message_id} for m in messages]
             await tx.execute_many("DELETE FROM message_terms WHERE message_id = :message_id", ids)

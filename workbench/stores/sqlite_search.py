@@ -9,13 +9,30 @@ role and time filterable through ordinary indexes. Content itself is read from `
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 from workbench.models import Message
 from workbench.stores.sqlite_projection import SQLiteProjection
 from workbench.text import segment_for_index
 
 __all__ = ["SQLiteSearchIndex"]
+
+
+def _rows(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    return [
+        {
+            "message_id": m.message_id,
+            "session_id": m.session_id,
+            "user_id": m.user_id,
+            "role": str(m.role),
+            "seq": m.seq,
+            "created_at": m.timestamp,
+            "tokens": segment_for_index(m.content),
+        }
+        for m in messages
+    ]
 
 
 class SQLiteSearchIndex(SQLiteProjection):
@@ -45,20 +62,9 @@ class SQLiteSearchIndex(SQLiteProjection):
     )
 
     async def upsert_messages(self, messages: Sequence[Message]) -> None:
-        rows = [
-            {
-                "message_id": m.message_id,
-                "session_id": m.session_id,
-                "user_id": m.user_id,
-                "role": str(m.role),
-                "seq": m.seq,
-                "created_at": m.timestamp,
-                "tokens": segment_for_index(m.content),
-            }
-            for m in messages
-        ]
-        if not rows:
+        if not messages:
             return
+        rows = await asyncio.to_thread(_rows, messages)  # segmenting is CPU work: off the event loop
         async with self.db.transaction() as tx:
             await tx.execute_many(
                 "INSERT INTO search_messages (message_id, session_id, user_id, role, seq, created_at) "
