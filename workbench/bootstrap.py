@@ -54,8 +54,15 @@ async def _services(settings: Settings) -> tuple[Database, MessageCache | None, 
     from workbench.stores.elasticsearch import ElasticsearchIndex
     from workbench.stores.mysql import MySQLDatabase
     from workbench.stores.neo4j import Neo4jGraph
+    from workbench.stores.redis import RedisCache
 
     db = await MySQLDatabase.connect(settings.mysql_url.get_secret_value(), pool_size=settings.mysql_pool_size)
+    cache = RedisCache.from_url(
+        settings.redis_url.get_secret_value(),
+        sessions_key=settings.redis_sessions_key,
+        messages_key=settings.redis_messages_key,
+        ttl_seconds=settings.cache_ttl_seconds,
+    )
     search = ElasticsearchIndex(
         settings.es_hosts(),
         settings.es_index,
@@ -67,7 +74,7 @@ async def _services(settings: Settings) -> tuple[Database, MessageCache | None, 
         password=settings.neo4j_password.get_secret_value() if settings.neo4j_password else None,
         database=settings.neo4j_database,
     )
-    return db, None, [search, graph]
+    return db, cache, [search, graph]
 
 
 async def bootstrap(settings: Settings) -> Stores:

@@ -69,6 +69,8 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._untrusted: set[str] = set()
+        self._trust_lock = asyncio.Lock()  # an invalidation is recorded, or trust re-checked, never both at once
+        self._unrecorded: set[str] = set()  # invalidations the outbox did not take: never trusted again here
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -83,15 +85,17 @@ class OutboxRelay:
 
     async def invalidate_cache(self, user_id: str, session_id: str) -> None:
         """Bypass the cached entry from now on, and drop it once the cache answers again."""
-        self._untrusted.add(session_id)
-        try:
-            await self._db.execute_update(
-                "INSERT INTO outbox (target, kind, user_id, session_id, created_at) "
-                "VALUES (:target, 'invalidate', :user_id, :session_id, :now)",
-                {"target": CACHE_TARGET, "user_id": user_id, "session_id": session_id, "now": utcnow()},
-            )
-        except StoreError as exc:
-            logger.error("could not record the cache invalidation of session %s: %s", session_id, exc)
+        async with self._trust_lock:
+            self._untrusted.add(session_id)
+            try:
+                await self._db.execute_update(
+                    "INSERT INTO outbox (target, kind, user_id, session_id, created_at) "
+                    "VALUES (:target, 'invalidate', :user_id, :session_id, :now)",
+                    {"target": CACHE_TARGET, "user_id": user_id, "session_id": session_id, "now": utcnow()},
+                )
+            except StoreError as exc:
+                self._unrecorded.add(session_id)
+                logger.error("could not record the cache invalidation of session %s: %s", session_id, exc)
 
     # -- draining ---------------------------------------------------------------------------
 
@@ -129,6 +133,8 @@ class OutboxRelay:
                     {"target": target, "limit": self._batch_size},
                 )
                 if not events:
+                    if target == CACHE_TARGET:
+                        await self._trust_again()
                     return applied
                 ids = [e["id"] for e in events]
                 try:
@@ -139,8 +145,6 @@ class OutboxRelay:
                 placeholders, params = _in("id", ids)
                 await self._db.execute_update(f"DELETE FROM outbox WHERE id IN ({placeholders})", params)  # noqa: S608
                 applied += len(events)
-                if target == CACHE_TARGET:
-                    await self._trust_again({e["session_id"] for e in events})
 
     async def _apply(self, target: str, events: list[Row]) -> None:
         if target == CACHE_TARGET:
@@ -190,12 +194,15 @@ class OutboxRelay:
                 params,
             )
 
-    async def _trust_again(self, session_ids: set[str]) -> None:
-        pending = await self._db.execute_query(
-            "SELECT DISTINCT session_id FROM outbox WHERE target = :target", {"target": CACHE_TARGET}
-        )
-        still = {r["session_id"] for r in pending}
-        self._untrusted -= session_ids - still
+    async def _trust_again(self) -> None:
+        """Trust every session whose invalidations are all applied (by this relay or another process's)."""
+        if not self._untrusted:
+            return
+        async with self._trust_lock:
+            pending = await self._db.execute_query(
+                "SELECT DISTINCT session_id FROM outbox WHERE target = :target", {"target": CACHE_TARGET}
+            )
+            self._untrusted &= {r["session_id"] for r in pending} | self._unrecorded
 
     # -- in the background ----------------------------------------------------------------------
 
@@ -216,7 +223,8 @@ class OutboxRelay:
                 await asyncio.sleep(delay)  # a store is down: back off, whatever is committed meanwhile
             else:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                    async with asyncio.timeout(delay):  # not wait_for: on 3.11 it can swallow aclose()'s cancel
+                        await self._wake.wait()
             self._wake.clear()
             try:
                 report = await self.drain()

@@ -45,6 +45,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _SESSION_COLUMNS = "session_id, user_id, name, created_at, updated_at, last_seq"
+_SESSION_AS_S = ", ".join(f"s.{c} AS s_{c}" for c in _SESSION_COLUMNS.split(", "))
 _MESSAGE_COLUMNS = "m.session_id, m.seq, m.message_id, m.user_id, m.role, m.content, m.created_at, m.metadata"
 _NOT_FOUND = "no session {session_id} for user {user_id!r}"
 
@@ -280,21 +281,22 @@ class MessageRepository(_Backend):
                 cached = None
             if cached is not None:
                 return cached
-        messages = await self._read_history(db, user_id, session_id)
+        session, messages = await self._read_history(db, user_id, session_id)
         # history the seed left in Elasticsearch only is imported first (while ES is down, that raises)
         if not messages and self._import_legacy is not None and await self._import_legacy(user_id, session_id):
-            messages = await self._read_history(db, user_id, session_id)
+            session, messages = await self._read_history(db, user_id, session_id)
         if cache is not None and relay.cache_trusted(session_id):
             try:
-                await cache.fill_history(user_id, session_id, messages)
+                await cache.fill_history(session, messages)
             except StoreError as exc:
                 logger.warning("cache fill failed (%s)", exc)
         return messages
 
     @staticmethod
-    async def _read_history(db: Database, user_id: str, session_id: str) -> list[Message]:
+    async def _read_history(db: Database, user_id: str, session_id: str) -> tuple[Session, list[Message]]:
+        """The session and its messages, in one statement (one snapshot)."""
         rows = await db.execute_query(
-            f"SELECT s.session_id AS owned, {_MESSAGE_COLUMNS} FROM sessions s "  # noqa: S608
+            f"SELECT {_SESSION_AS_S}, {_MESSAGE_COLUMNS} FROM sessions s "  # noqa: S608
             "LEFT JOIN messages m ON m.session_id = s.session_id "
             "WHERE s.session_id = :session_id AND s.user_id = :user_id AND s.is_active = 1 "
             "ORDER BY m.seq",
@@ -302,7 +304,8 @@ class MessageRepository(_Backend):
         )
         if not rows:
             raise NotFoundError(_NOT_FOUND.format(session_id=session_id, user_id=user_id))
-        return [message_from_row(r) for r in rows if r["seq"] is not None]
+        session = session_from_row({k[2:]: v for k, v in rows[0].items() if k.startswith("s_")})
+        return session, [message_from_row(r) for r in rows if r["seq"] is not None]
 
 
 async def load_messages(db: Database, message_ids: Sequence[str]) -> list[Message]:
@@ -323,11 +326,13 @@ async def _claim_next_seq(db: Database, tx: Transaction, user_id: str, session_i
     where = "WHERE session_id = :session_id AND user_id = :user_id AND is_active = 1"
     if db.dialect == "mysql":
         seq = await tx.execute_insert(
-            f"UPDATE sessions SET last_seq = LAST_INSERT_ID(last_seq + 1), updated_at = :now {where}", params
+            f"UPDATE sessions SET last_seq = LAST_INSERT_ID(last_seq + 1), updated_at = :now {where}",  # noqa: S608
+            params,
         )
     else:
         rows = await tx.execute_query(
-            f"UPDATE sessions SET last_seq = last_seq + 1, updated_at = :now {where} RETURNING last_seq", params
+            f"UPDATE sessions SET last_seq = last_seq + 1, updated_at = :now {where} RETURNING last_seq",  # noqa: S608
+            params,
         )
         seq = int(rows[0]["last_seq"]) if rows else 0
     if not seq:

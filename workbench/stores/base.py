@@ -103,8 +103,8 @@ class MessageCache(Protocol):
         """The cached complete history, or ``None`` on a miss (or when the cache cannot be trusted)."""
         ...
 
-    async def fill_history(self, user_id: str, session_id: str, messages: Sequence[Message]) -> None:
-        """Cache ``messages`` (read from the database) unless a newer append already raced it."""
+    async def fill_history(self, session: Session, messages: Sequence[Message]) -> None:
+        """Cache ``messages`` of ``session`` (read from the database) unless an append or a delete raced it."""
         ...
 
     async def message_appended(self, message: Message) -> None:

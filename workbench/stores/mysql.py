@@ -1,7 +1,9 @@
 """The services system of record: MySQL/MariaDB through a pooled ``aiomysql`` (PyMySQL inside).
 
 Connections are ``utf8mb4``, ``DictCursor``, autocommit outside transactions; the pool
-keeps socket I/O on the event loop without blocking it.
+keeps socket I/O on the event loop without blocking it. Every round trip has a deadline,
+so a hung server fails the call instead of the process; a connection left mid-statement
+(timeout, lost, cancelled) is closed, never handed back to the pool.
 """
 
 from __future__ import annotations
@@ -28,8 +30,11 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 __all__ = ["MySQLDatabase", "parse_mysql_url"]
 
 _PLACEHOLDER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
-# client errors of the server (syntax, constraint, data) are not worth a retry; the rest are
-_CONNECTION_ERRORS = (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError, asyncio.TimeoutError)
+_DRIVER_ERRORS = (pymysql.err.MySQLError, OSError)  # OSError covers TimeoutError
+# server errors worth a retry: too many connections, shutdown, lock wait timeout, deadlock,
+# connection killed, statement timeout (max_statement_time)
+_RETRYABLE_SERVER_ERRORS = frozenset({1040, 1053, 1205, 1213, 1927, 1969})
+_LOCK_WAIT_SECONDS = 60
 
 
 @lru_cache(maxsize=512)
@@ -55,40 +60,89 @@ def parse_mysql_url(url: str) -> dict[str, Any]:
     }
 
 
+def _unavailable(exc: BaseException) -> bool:
+    """The server could not be reached or did not answer (as opposed to answering with an error)."""
+    if isinstance(exc, OSError | pymysql.err.InterfaceError):
+        return True
+    if isinstance(exc, pymysql.err.OperationalError):
+        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
+        return 2000 <= code < 3000 or code in _RETRYABLE_SERVER_ERRORS  # 2xxx: client-side CR_* errors
+    return False
+
+
+class _Cursor(aiomysql.Cursor):
+    """A cursor that does not fetch the server's warnings: its notes (``IF NOT EXISTS``,
+    ``INSERT IGNORE``) are expected, and aiomysql would spend a ``SHOW WARNINGS`` round trip on each."""
+
+    async def _show_warnings(self, conn: aiomysql.Connection) -> None:
+        return None
+
+
+class _DictCursor(aiomysql.DictCursor, _Cursor):
+    pass
+
+
 def _translate(exc: BaseException) -> StoreError:
-    if isinstance(exc, _CONNECTION_ERRORS):
+    if _unavailable(exc):
         return StoreUnavailableError(str(exc) or type(exc).__name__, store="mysql")
     return StoreError(str(exc), store="mysql")
 
 
 class _MySQLTransaction:
-    def __init__(self, conn: aiomysql.Connection) -> None:
+    def __init__(self, conn: aiomysql.Connection, timeout: float) -> None:
         self._conn = conn
+        self._timeout = timeout
         self.committed = False
 
+    @asynccontextmanager
+    async def _deadline(self) -> AsyncIterator[None]:
+        """One round trip within the timeout; a connection it leaves in an unknown state is closed."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                yield
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError) or _unavailable(exc):
+                self._conn.close()  # the server rolls back what it held
+            raise
+
     async def execute_query(self, sql: str, params: Params = None) -> list[Row]:
-        async with self._conn.cursor(aiomysql.DictCursor) as cur:
+        async with self._deadline(), self._conn.cursor(_DictCursor) as cur:
             await cur.execute(to_pyformat(sql), bind(params, datetimes_as_text=False))
             return list(await cur.fetchall())
 
     async def execute_update(self, sql: str, params: Params = None) -> int:
-        async with self._conn.cursor() as cur:
+        async with self._deadline(), self._conn.cursor(_Cursor) as cur:
             return await cur.execute(to_pyformat(sql), bind(params, datetimes_as_text=False))
 
     async def execute_insert(self, sql: str, params: Params = None) -> int:
-        async with self._conn.cursor() as cur:
+        async with self._deadline(), self._conn.cursor(_Cursor) as cur:
             count = await cur.execute(to_pyformat(sql), bind(params, datetimes_as_text=False))
             return int(cur.lastrowid or 0) if count > 0 else 0
 
     async def execute_many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> int:
         if not rows:
             return 0
-        async with self._conn.cursor() as cur:
+        async with self._deadline(), self._conn.cursor(_Cursor) as cur:
             return await cur.executemany(to_pyformat(sql), [bind(r, datetimes_as_text=False) for r in rows])
 
+    async def begin(self) -> None:
+        async with self._deadline():
+            await self._conn.begin()
+
     async def commit(self) -> None:
-        await self._conn.commit()
+        async with self._deadline():
+            await self._conn.commit()
         self.committed = True
+
+    async def rollback(self) -> None:
+        """Roll back, or close the connection (which rolls back on the server) if that fails."""
+        if self._conn.closed:
+            return
+        try:
+            async with self._deadline():
+                await self._conn.rollback()
+        except Exception:
+            self._conn.close()
 
 
 class MySQLDatabase:
@@ -97,74 +151,85 @@ class MySQLDatabase:
     dialect: Literal["mysql"] = "mysql"
     name = "mysql"
 
-    def __init__(self, pool: aiomysql.Pool) -> None:
+    def __init__(self, pool: aiomysql.Pool, *, database: str, timeout: float) -> None:
         self._pool = pool
+        self._database = database
+        self._timeout = timeout
 
     @classmethod
-    async def connect(cls, url: str, *, pool_size: int = 10, connect_timeout: float = 5.0) -> MySQLDatabase:
+    async def connect(
+        cls, url: str, *, pool_size: int = 10, connect_timeout: float = 5.0, statement_timeout: float = 30.0
+    ) -> MySQLDatabase:
+        """A pool on ``url``; ``statement_timeout`` bounds each round trip (and waiting for a connection)."""
+        args = parse_mysql_url(url)
         try:
-            pool = await aiomysql.create_pool(
-                **parse_mysql_url(url),
-                minsize=1,
-                maxsize=pool_size,
-                charset="utf8mb4",
-                autocommit=True,
-                connect_timeout=connect_timeout,
-                pool_recycle=3600,
-                client_flag=CLIENT.FOUND_ROWS,
-                init_command="SET SESSION sql_mode='STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION'",
-            )
-        except Exception as exc:
+            async with asyncio.timeout(connect_timeout):  # aiomysql bounds only the TCP connect itself
+                pool = await aiomysql.create_pool(
+                    **args,
+                    minsize=1,
+                    maxsize=pool_size,
+                    charset="utf8mb4",
+                    autocommit=True,
+                    connect_timeout=connect_timeout,
+                    pool_recycle=3600,
+                    client_flag=CLIENT.FOUND_ROWS,  # UPDATE counts matched rows, not changed ones
+                    init_command="SET SESSION sql_mode='STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION'",
+                )
+        except _DRIVER_ERRORS as exc:
             raise _translate(exc) from exc
-        return cls(pool)
+        return cls(pool, database=args["db"], timeout=statement_timeout)
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[aiomysql.Connection]:
+        """A pooled connection; driver errors come out as StoreError, anything else unchanged."""
         try:
-            async with self._pool.acquire() as conn:
-                yield conn
-        except (StoreError, asyncio.CancelledError):
-            raise
-        except Exception as exc:
+            async with asyncio.timeout(self._timeout):
+                conn = await self._pool.acquire()
+        except _DRIVER_ERRORS as exc:
             raise _translate(exc) from exc
+        try:
+            yield conn
+        except _DRIVER_ERRORS as exc:
+            raise _translate(exc) from exc
+        finally:
+            await self._pool.release(conn)
 
     async def execute_query(self, sql: str, params: Params = None) -> list[Row]:
         async with self._connection() as conn:
-            return await _MySQLTransaction(conn).execute_query(sql, params)
+            return await _MySQLTransaction(conn, self._timeout).execute_query(sql, params)
 
     async def execute_update(self, sql: str, params: Params = None) -> int:
         async with self._connection() as conn:
-            return await _MySQLTransaction(conn).execute_update(sql, params)
+            return await _MySQLTransaction(conn, self._timeout).execute_update(sql, params)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_MySQLTransaction]:
         async with self._connection() as conn:
-            await conn.begin()
-            tx = _MySQLTransaction(conn)
+            tx = _MySQLTransaction(conn, self._timeout)
+            await tx.begin()
             try:
                 yield tx
             finally:
                 if not tx.committed:
-                    await self._rollback(conn)
-
-    async def _rollback(self, conn: aiomysql.Connection) -> None:
-        try:
-            await asyncio.shield(conn.rollback())
-        except Exception:
-            # a broken connection rolls back on the server when it drops; never reuse it
-            conn.close()
+                    await tx.rollback()
 
     @asynccontextmanager
     async def advisory_lock(self, name: str) -> AsyncIterator[None]:
+        """``GET_LOCK`` on one connection; lock names are server-wide, so they carry the database's."""
+        lock = {"name": f"{self._database}.{name}", "wait": _LOCK_WAIT_SECONDS}
         async with self._connection() as conn:
-            lock = _MySQLTransaction(conn)
-            rows = await lock.execute_query("SELECT GET_LOCK(:name, 60) AS got", {"name": name})
+            session = _MySQLTransaction(conn, _LOCK_WAIT_SECONDS + self._timeout)
+            rows = await session.execute_query("SELECT GET_LOCK(:name, :wait) AS got", lock)
             if rows[0]["got"] != 1:
-                raise StoreUnavailableError(f"could not take lock {name!r} within 60 s", store="mysql")
+                raise StoreUnavailableError(f"lock {name!r} not free within {_LOCK_WAIT_SECONDS} s", store="mysql")
             try:
                 yield
             finally:
-                await lock.execute_query("SELECT RELEASE_LOCK(:name) AS released", {"name": name})
+                if not conn.closed:
+                    try:
+                        await session.execute_query("SELECT RELEASE_LOCK(:name) AS released", lock)
+                    except Exception:
+                        conn.close()  # ending the session releases its locks too
 
     async def ping(self) -> dict[str, Any]:
         start = time.perf_counter()

@@ -99,10 +99,8 @@ async def migrate(db: Database) -> int:
     from workbench.models import utcnow
 
     await db.execute_update(_render(db, _VERSION_TABLE))
-    async with db.transaction() as tx:
-        if db.dialect == "mysql":
-            # DDL commits implicitly in MySQL, so a named lock serialises concurrent migrators
-            await tx.execute_query("SELECT GET_LOCK('workbench_schema', 60) AS got")
+    # DDL commits implicitly in MySQL, so a named lock (released even on failure) serialises migrators
+    async with db.advisory_lock("workbench_schema"), db.transaction() as tx:
         rows = await tx.execute_query("SELECT MAX(version) AS v FROM schema_version")
         current = int(rows[0]["v"] or 0)
         for version in range(current + 1, SCHEMA_VERSION + 1):
@@ -113,6 +111,4 @@ async def migrate(db: Database) -> int:
                 {"v": version, "at": utcnow()},
             )
         await tx.commit()
-        if db.dialect == "mysql":
-            await tx.execute_query("SELECT RELEASE_LOCK('workbench_schema') AS released")
     return SCHEMA_VERSION

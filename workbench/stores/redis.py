@@ -1,0 +1,242 @@
+"""The services cache: Redis over ``redis.asyncio``, in the seed's key layout, never partial.
+
+Per user, a hash ``session_id -> {"name", "created_at"}`` (only owned, active sessions) and
+per session a list of JSON messages plus a marker key ``<list>:seq``: the highest seq ever
+appended, or ``deleted`` once the session is deleted. Every multi-step change is one Lua
+script, so a session's list holds its complete history or does not exist:
+
+* an append extends a list only if it ends at ``seq - 1`` and drops it otherwise; it never
+  creates one;
+* a backfill from the database writes a list only where none exists and the marker is not
+  ahead of what it read, so a fill racing an append (or a delete) cannot leave a stale list.
+
+Keys of one user share a hash tag (``{user_id}`` in the templates), so scripts work on a cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from workbench.errors import ConfigurationError, StoreError, StoreUnavailableError
+from workbench.models import Message, Role, Session, message_id_for
+from workbench.stores.base import read_datetime
+
+try:
+    from redis import exceptions as redis_errors
+    from redis.asyncio import BlockingConnectionPool, Redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise ConfigurationError("the services profile needs: pip install 'workbench[services]'") from exc
+
+__all__ = ["RedisCache"]
+
+_DELETED = "deleted"
+
+# Lua has no exceptions for writes refused by the server (OOM): pcall them and drop the list
+_FAILED = "local function failed(reply) return type(reply) == 'table' and reply.err ~= nil end\n"
+
+# KEYS: list, marker; ARGV: seq, item, ttl. Returns 1 appended, 0 nothing cached, -1 list dropped.
+_APPEND = (
+    _FAILED
+    + """
+local seq, ttl = tonumber(ARGV[1]), tonumber(ARGV[3])
+local marker = redis.call('GET', KEYS[2])
+if marker == 'deleted' then return 0 end
+if marker and tonumber(marker) >= seq then
+  redis.call('EXPIRE', KEYS[2], ttl)
+elseif failed(redis.pcall('SET', KEYS[2], seq, 'EX', ttl)) then
+  redis.call('DEL', KEYS[1])
+  return -1
+end
+local length = redis.call('LLEN', KEYS[1])
+if length == 0 then return 0 end
+if length == seq - 1 and not failed(redis.pcall('RPUSH', KEYS[1], ARGV[2])) then
+  redis.call('EXPIRE', KEYS[1], ttl)
+  return 1
+end
+redis.call('DEL', KEYS[1])
+return -1
+"""
+)
+
+# KEYS: list, marker, sessions; ARGV: session_id, session JSON, ttl, last seq, items...
+_FILL = (
+    _FAILED
+    + """
+local marker = redis.call('GET', KEYS[2])
+if marker == 'deleted' or (marker and tonumber(marker) > tonumber(ARGV[4])) then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSETNX', KEYS[3], ARGV[1], ARGV[2])
+for i = 5, #ARGV, 1000 do
+  if failed(redis.pcall('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))) then
+    redis.call('DEL', KEYS[1])
+    return -1
+  end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+)
+
+# KEYS: sessions, list, marker; ARGV: session_id, ttl. The items, or nil on a miss.
+_GET = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return false end
+local items = redis.call('LRANGE', KEYS[2], 0, -1)
+if #items == 0 then return false end
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+redis.call('EXPIRE', KEYS[3], ARGV[2])
+return items
+"""
+
+# KEYS: sessions, marker; ARGV: session_id, session JSON. A deleted session is never re-added.
+_SAVE = """
+if redis.call('GET', KEYS[2]) == 'deleted' then return 0 end
+return redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+"""
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
+    except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as exc:
+        raise StoreUnavailableError(str(exc) or type(exc).__name__, store="redis") from exc
+    except redis_errors.RedisError as exc:
+        raise StoreError(str(exc), store="redis") from exc
+
+
+def _item(message: Message) -> str:
+    record = message.to_dict()
+    record.update(seq=message.seq, message_id=message.message_id, metadata=message.metadata)
+    return json.dumps(record, ensure_ascii=False)
+
+
+def _session_value(session: Session) -> str:
+    return json.dumps({"name": session.name, "created_at": session.created_at.isoformat()}, ensure_ascii=False)
+
+
+def _parse(items: Sequence[str], user_id: str, session_id: str) -> list[Message] | None:
+    """The cached history, or ``None`` unless every item parses and seqs run 1..n (legacy lists don't)."""
+    messages = []
+    for expected, raw in enumerate(items, start=1):
+        try:
+            item = json.loads(raw)
+            if item.get("seq") != expected:
+                return None
+            messages.append(
+                Message(
+                    message_id=item.get("message_id") or message_id_for(session_id, expected),
+                    session_id=session_id,
+                    user_id=user_id,
+                    seq=expected,
+                    role=Role(item["role"]),
+                    content=item["content"],
+                    timestamp=read_datetime(item["timestamp"] if "timestamp" in item else item["ts"]),
+                    metadata=item.get("metadata") or {},
+                )
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
+    return messages
+
+
+class RedisCache:
+    """The :class:`~workbench.stores.base.MessageCache` of the services profile."""
+
+    name = "redis"
+
+    def __init__(self, client: Redis, *, sessions_key: str, messages_key: str, ttl_seconds: int) -> None:
+        self._client = client
+        self._sessions_key = sessions_key
+        self._messages_key = messages_key
+        self._ttl = ttl_seconds
+        self._append = client.register_script(_APPEND)
+        self._fill = client.register_script(_FILL)
+        self._get = client.register_script(_GET)
+        self._save = client.register_script(_SAVE)
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        sessions_key: str,
+        messages_key: str,
+        ttl_seconds: int,
+        timeout: float = 2.0,
+        max_connections: int = 64,
+    ) -> RedisCache:
+        """A cache on a pool of at most ``max_connections``; a dead Redis fails within ``timeout``."""
+        pool = BlockingConnectionPool.from_url(
+            url,
+            decode_responses=True,
+            max_connections=max_connections,
+            timeout=timeout,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            # one immediate retry on a fresh connection (a pooled one may predate a restart); none on timeouts
+            retry=Retry(NoBackoff(), 1, supported_errors=(redis_errors.ConnectionError,)),
+        )
+        return cls(Redis.from_pool(pool), sessions_key=sessions_key, messages_key=messages_key, ttl_seconds=ttl_seconds)
+
+    def _keys(self, user_id: str, session_id: str) -> tuple[str, str, str]:
+        """The user's sessions hash, the session's list and its marker."""
+        messages = self._messages_key.format(user_id=user_id, session_id=session_id)
+        return self._sessions_key.format(user_id=user_id), messages, f"{messages}:seq"
+
+    async def get_history(self, user_id: str, session_id: str) -> list[Message] | None:
+        sessions, messages, marker = self._keys(user_id, session_id)
+        with _translated():
+            items = await self._get(keys=[sessions, messages, marker], args=[session_id, self._ttl])
+        if not items:
+            return None
+        history = _parse(items, user_id, session_id)
+        if history is None:  # legacy or damaged: drop it, so the next read can cache the database's
+            await self.invalidate(user_id, session_id)
+        return history
+
+    async def fill_history(self, session: Session, messages: Sequence[Message]) -> None:
+        if not messages:
+            return
+        sessions, key, marker = self._keys(session.user_id, session.session_id)
+        args = [session.session_id, _session_value(session), self._ttl, messages[-1].seq]
+        with _translated():
+            await self._fill(keys=[key, marker, sessions], args=[*args, *map(_item, messages)])
+
+    async def message_appended(self, message: Message) -> None:
+        _, key, marker = self._keys(message.user_id, message.session_id)
+        with _translated():
+            await self._append(keys=[key, marker], args=[message.seq, _item(message), self._ttl])
+
+    async def session_saved(self, session: Session) -> None:
+        sessions, _, marker = self._keys(session.user_id, session.session_id)
+        with _translated():
+            await self._save(keys=[sessions, marker], args=[session.session_id, _session_value(session)])
+
+    async def session_deleted(self, user_id: str, session_id: str) -> None:
+        """Forget the session, and leave a tombstone so no late write can bring it back."""
+        sessions, key, marker = self._keys(user_id, session_id)
+        with _translated():
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.hdel(sessions, session_id).delete(key).set(marker, _DELETED, ex=self._ttl)
+                await pipe.execute()
+
+    async def invalidate(self, user_id: str, session_id: str) -> None:
+        """Drop the list; the marker stays, as it only ever keeps stale fills out."""
+        _, key, _ = self._keys(user_id, session_id)
+        with _translated():
+            await self._client.delete(key)
+
+    async def ping(self) -> dict[str, Any]:
+        start = time.perf_counter()
+        with _translated():
+            info = await self._client.info("server")
+        return {"version": info["redis_version"], "latency_ms": (time.perf_counter() - start) * 1000}
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
