@@ -45,6 +45,10 @@ TABLE_COLUMNS = ("name", "user_id", "messages", "first_at", "last_at", "total_to
 ALL_USERS = "(all users)"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 class SessionBrowser:
     """The filtered session table, the selection, the session being read, and exports."""
 
@@ -74,7 +78,7 @@ class SessionBrowser:
             table = await find_sessions(self.wb, where)
             self.where, self.table = where, table
             self.selected = list(table["session_id"])
-            self.status = Status(f"{len(table)} sessions, {int(table['messages'].sum())} messages.")
+            self.status = Status(f"{_count(len(table), 'session')}, {_count(int(table['messages'].sum()), 'message')}.")
         return self.table
 
     async def load_users(self) -> list[str]:
@@ -87,7 +91,7 @@ class SessionBrowser:
         """Choose which listed sessions the exports contain (ids not listed are ignored)."""
         listed = set(self.table["session_id"])
         self.selected = [s for s in session_ids if s in listed]
-        self.status = Status(f"{len(self.selected)} sessions selected.")
+        self.status = Status(f"{_count(len(self.selected), 'session')} selected.")
 
     def _keys(self, session_ids: Sequence[str]) -> list[tuple[str, str]]:
         owner = dict(zip(self.table["session_id"], self.table["user_id"], strict=True))
@@ -114,7 +118,7 @@ class SessionBrowser:
         """:meth:`to_dataframe`, a failure in the status line instead of raised."""
         with self._reporting("Collecting"):
             frame = await self.to_dataframe()
-            self.status = Status(f"{len(frame)} messages of {len(self.selected)} sessions.")
+            self.status = Status(f"{_count(len(frame), 'message')} of {_count(len(self.selected), 'session')}.")
             return frame
         return None
 
@@ -128,7 +132,7 @@ class SessionBrowser:
             path = self.wb.settings.data_dir / "exports" / f"sessions-{utcnow():%Y%m%d-%H%M%S}{suffix}"
         with self._reporting("Exporting"):
             written = await export_sessions(self.wb, self._keys(self.selected), path, fmt)
-            self.status = Status(f"Exported {len(self.selected)} sessions to {written}.")
+            self.status = Status(f"Exported {_count(len(self.selected), 'session')} to {written}.")
             return written
         return None
 
@@ -163,7 +167,7 @@ class SessionBrowserWidget(widgets.VBox):
         self.apply_button = widgets.Button(description="Apply", button_style="primary")
         self.table = widgets.HTML()
         self.picker = widgets.Dropdown(description="Read", layout={"width": "600px"})
-        self.reader = widgets.HTML(layout={"max_height": "420px", "overflow_y": "auto"})
+        self.reader = widgets.HTML(layout={"max_height": "420px", "overflow": "auto"})
         self.selection = widgets.SelectMultiple(description="Export", rows=6, layout={"width": "600px"})
         self.fmt = widgets.ToggleButtons(options=["DataFrame", *EXPORT_FORMATS])
         self.export_button = widgets.Button(description="Export selection", button_style="success")
@@ -188,6 +192,9 @@ class SessionBrowserWidget(widgets.VBox):
         self.selection.observe(self._selected, names="value")
         self.export_button.on_click(lambda _: self._schedule(self.export()))
         self._show()
+
+    def __repr__(self) -> str:
+        return f"<SessionBrowserWidget {len(self.browser.table)} sessions listed>"
 
     def _schedule(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(work)

@@ -81,7 +81,7 @@ class ChatController:
         self.status = Status(endpoint_hint(wb.settings) or "Ready.", "error" if endpoint_hint(wb.settings) else "info")
         self._listeners: list[Callable[[Event], None]] = []
         self._reply: asyncio.Task[Message | None] | None = None
-        self._stopping = False
+        self._sending = self._stopping = self._streaming = False
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- observing --
@@ -110,7 +110,7 @@ class ChatController:
     @property
     def streaming(self) -> bool:
         """Whether a reply is arriving now."""
-        return self._reply is not None and not self._reply.done()
+        return self._streaming
 
     # -- sessions --
 
@@ -204,7 +204,7 @@ class ChatController:
         The reply streams into the last turn of :attr:`transcript` (a ``delta`` event per piece);
         :meth:`stop` ends it early, keeping what arrived. Returns the stored reply, else ``None``.
         """
-        if self.streaming:
+        if self._sending:
             self._set_status("A reply is still streaming: stop it or wait.", "error")
             return None
         if not text.strip():
@@ -213,12 +213,15 @@ class ChatController:
         if hint := endpoint_hint(self.wb.settings):
             self._set_status(hint, "error")
             return None
-        if self.session is None and await self.new_session(title_of(text)) is None:
-            return None
-        self._stopping = False
-        self._reply = asyncio.get_running_loop().create_task(self._exchange(text.strip()))
-        self._emit("status")
-        return await self._reply
+        self._sending = True
+        try:
+            if self.session is None and await self.new_session(title_of(text)) is None:
+                return None
+            self._stopping = False
+            self._reply = asyncio.get_running_loop().create_task(self._exchange(text.strip()))
+            return await self._reply
+        finally:
+            self._sending = False
 
     def submit(self, text: str) -> asyncio.Task[Message | None]:
         """:meth:`send`, scheduled on the running loop (what Enter and the Send button do)."""
@@ -239,9 +242,9 @@ class ChatController:
         session = self.session
         reply = Turn("assistant", "", info=f"{self.model} · streaming…", streaming=True)
         self.transcript += [Turn("user", text), reply]
+        self._streaming, stopped = True, False
         self._emit("transcript")
         self._set_status(f"{self.model} is replying…", "busy")
-        stopped = False
         with self._reporting("The model call"):
             try:
                 stream = self.wb.chat.send(self.user_id, session.session_id, text, model=self.model)
@@ -257,8 +260,9 @@ class ChatController:
                 if task is not None:
                     task.uncancel()
                 stopped = True
+            finally:
+                self._streaming = reply.streaming = False
         failed = self.status.kind == "error"
-        reply.streaming = False
         with self._reporting("Reloading the session"):
             await self._load_history()
             self.sessions = await self.wb.sessions.list_sessions(self.user_id)
@@ -346,7 +350,7 @@ class ChatWidget(widgets.VBox):
                 "display": "flex",
                 "flex_flow": "column-reverse",  # keeps the newest message in view as the reply grows
                 "max_height": "460px",
-                "overflow_y": "auto",
+                "overflow": "auto",
                 "border": "1px solid var(--jp-border-color2, #ddd)",
                 "padding": "4px",
             }
@@ -383,6 +387,10 @@ class ChatWidget(widgets.VBox):
         for event in ("sessions", "transcript", "status", "delete"):
             self._on_event(event)  # type: ignore[arg-type]
         c.schedule(c.refresh())
+
+    def __repr__(self) -> str:
+        session = self.controller.session
+        return f"<ChatWidget user={self.controller.user_id!r} session={session.name if session else None!r}>"
 
     def _wire(self) -> None:
         c = self.controller

@@ -24,13 +24,14 @@ arrived, marked interrupted.
 from __future__ import annotations
 
 import asyncio
+import shlex
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
 
 from workbench.browse import messages_frame
@@ -93,7 +94,10 @@ class ChatMagics(Magics):
     async def run(self, line: str, cell: str) -> None:
         """What a ``%%chat`` cell does: ``line`` holds the options, ``cell`` the question."""
         try:
-            args = parse_argstring(self.chat, line)
+            args = self.chat.parser.parse_args(shlex.split(line))
+        except ValueError as exc:  # unbalanced quotes
+            display(Markdown(f"**%%chat:** {exc}"))
+            return
         except UsageError as exc:
             display(Markdown(f"**%%chat:** {exc}"))
             return
