@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 import uuid
@@ -22,6 +23,8 @@ import pytest
 import redis as redis_sync
 import redis.asyncio as aioredis
 
+from tests.integration.helpers import graph_of, search_of
+from workbench.app import Workbench
 from workbench.models import Message, Session
 from workbench.outbox import OutboxRelay
 from workbench.repositories import MessageRepository, SessionRepository
@@ -33,7 +36,12 @@ from workbench.stores.schema import migrate
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES_DIR = Path(os.environ.get("WORKBENCH_SERVICES_DIR", ROOT / ".services"))
-PID_FILES = {"mysql": "mysql/mysqld.pid", "redis": "redis/redis.pid"}
+PID_FILES = {
+    "mysql": "mysql/mysqld.pid",
+    "redis": "redis/redis.pid",
+    "elasticsearch": "elasticsearch/elasticsearch.pid",
+    "neo4j": "neo4j/neo4j.pid",
+}
 TEST_DATABASE = "workbench_test"
 DEFAULTS = Settings.model_construct()  # the key templates, untouched by the environment
 FIRST_MODULES = ("test_seed_schema.py",)  # rebuilds the schema of workbench_test: before any other test
@@ -289,3 +297,82 @@ def servers() -> Iterator[Servers]:
     control = Servers()
     yield control
     control.restore()
+
+
+# -- Elasticsearch and Neo4j: the derived stores, through a whole services workbench --------------
+
+
+def _answers(url: str, default_port: int) -> bool:
+    parts = urlsplit(url.split(",")[0])
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), timeout=3):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def es_url() -> str:
+    url = os.environ.get("ES_URL", "http://127.0.0.1:9200")
+    if not _answers(url, 9200):
+        unavailable(f"Elasticsearch at {url} is not reachable")
+    return url
+
+
+@pytest.fixture(scope="session")
+def neo4j_uri() -> str:
+    uri = os.environ.get("NEO4J_URI", "bolt://127.0.0.1:7687")
+    if not _answers(uri, 7687):
+        unavailable(f"Neo4j at {uri} is not reachable")
+    return uri
+
+
+@dataclass
+class Live:
+    """A connected services workbench with an index of its own; its users' data is removed afterwards."""
+
+    wb: Workbench
+    users: list[str] = field(default_factory=list)
+
+    def user(self) -> str:
+        self.users.append(f"it-{uuid.uuid4().hex[:12]}")
+        return self.users[-1]
+
+
+def services_settings(mysql_url: str, redis_url: str, es_url: str, neo4j_uri: str, data_dir: Path) -> Settings:
+    return Settings(
+        profile="services",
+        data_dir=data_dir,
+        mysql_url=mysql_url,
+        redis_url=redis_url,
+        es_url=es_url,
+        neo4j_uri=neo4j_uri,
+        es_index=f"wbtest_{uuid.uuid4().hex}",
+    )
+
+
+@pytest.fixture
+async def live(
+    mysql_url: str, redis_url: str, es_url: str, neo4j_uri: str, raw_redis: aioredis.Redis, tmp_path: Path
+) -> AsyncIterator[Live]:
+    async with Workbench.open(services_settings(mysql_url, redis_url, es_url, neo4j_uri, tmp_path)) as wb:
+        bench = Live(wb)
+        try:
+            yield bench
+        finally:
+            stores = await wb.stores()
+            await stores.relay.aclose(final_drain_timeout=5)  # first: a late write would recreate the index
+            await cleanup(stores.db, raw_redis, bench.users)
+            await remove_derived(wb, bench.users)
+
+
+async def remove_derived(wb: Workbench, users: Sequence[str]) -> None:
+    """Delete the workbench's index, and every node of ``users`` (and the terms left unmentioned)."""
+    if users:
+        graph = graph_of(wb)
+        await graph.query(
+            "MATCH (n) WHERE (n:User OR n:Session OR n:Message) AND n.user_id IN $users DETACH DELETE n",
+            users=list(users),
+        )
+        await graph.query("MATCH (t:Term) WHERE NOT EXISTS { (t)<-[:MENTIONS]-() } DELETE t")
+    await search_of(wb).client.options(ignore_status=404).indices.delete(index=wb.settings.es_index)
