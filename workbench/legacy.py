@@ -44,7 +44,15 @@ if TYPE_CHECKING:
     from workbench.outbox import OutboxRelay
     from workbench.stores.elasticsearch import ElasticsearchIndex
 
-__all__ = ["LegacyImporter", "LegacyMessage", "import_legacy", "merge_legacy_history", "reindex"]
+__all__ = [
+    "LegacyHistory",
+    "LegacyImporter",
+    "LegacyMessage",
+    "import_legacy",
+    "merge_legacy_history",
+    "read_legacy_history",
+    "reindex",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -256,15 +264,12 @@ class LegacyImporter:
         return summary
 
 
-def _legacy_importer(stores: Stores) -> LegacyImporter:
-    if stores.legacy is None:
-        raise ConfigurationError("legacy history lives in Elasticsearch: use the services profile")
-    return stores.legacy
-
-
 async def import_legacy(wb: Workbench, *, user_id: str | None = None, progress: bool = True) -> dict[str, int]:
     """Copy the ES-only history of sessions without messages into the database; a summary of counts."""
-    return await _legacy_importer(await wb.stores()).import_all(user_id=user_id, progress=progress)
+    legacy = (await wb.stores()).legacy
+    if legacy is None:
+        raise ConfigurationError("legacy history lives in Elasticsearch: use the services profile")
+    return await legacy.import_all(user_id=user_id, progress=progress)
 
 
 # -- rebuilding the derived stores ----------------------------------------------------------------------
