@@ -86,6 +86,19 @@ async def test_legacy_history_reads_back_complete_and_ordered(live: Live) -> Non
     assert len(await es_hits(wb, {"term": {"session_id": sid}})) == 1 + 5 + 3  # the legacy documents stay
 
 
+async def test_an_append_before_any_read_keeps_the_legacy_history_first(live: Live) -> None:
+    wb, user = live.wb, live.user()
+    array, docs = _typical()
+    sid = await _seed_session(live, user, array=array, message_docs=docs)
+    appended = await wb.messages.append_message(user, sid, "user", "first words after the move")
+    assert appended.seq == 5
+    history = await wb.messages.get_messages(user, sid)
+    assert [(m.role, m.content, m.timestamp.minute) for m in history[:4]] == EXPECTED
+    assert [m.seq for m in history] == [1, 2, 3, 4, 5] and history[4].content == "first words after the move"
+    fresh = await wb.sessions.create_session(user)  # a session of the workbench's own never waits on ES
+    assert (await wb.messages.append_message(user, fresh, "user", "hi")).seq == 1
+
+
 async def test_legacy_history_is_not_read_as_empty_while_elasticsearch_is_away(live: Live) -> None:
     user = live.user()
     array, docs = _typical()
