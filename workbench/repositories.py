@@ -140,8 +140,24 @@ async def insert_messages(tx: Transaction, relay: OutboxRelay, messages: Sequenc
             for m in messages
         ],
     )
-    for m in messages:
-        await _outbox(tx, relay, "message", m.user_id, m.session_id, m.message_id)
+    if relay.targets:  # one statement for every row (one round trip), in the order of the messages
+        now = utcnow()
+        await tx.execute_many(
+            "INSERT INTO outbox (target, kind, user_id, session_id, message_id, created_at) "
+            "VALUES (:target, :kind, :user_id, :session_id, :message_id, :now)",
+            [
+                {
+                    "target": t,
+                    "kind": "message",
+                    "user_id": m.user_id,
+                    "session_id": m.session_id,
+                    "message_id": m.message_id,
+                    "now": now,
+                }
+                for m in messages
+                for t in relay.targets
+            ],
+        )
 
 
 class SessionRepository(_Backend):
@@ -260,12 +276,23 @@ class MessageRepository(_Backend):
         content = check_content(content, max_bytes=self.max_content_bytes)
         metadata = check_metadata(metadata)
         db, cache, relay = await self.stores()
-        now = utcnow()
-        async with db.transaction() as tx:
-            seq = await _claim_next_seq(db, tx, user_id, session_id, now)
-            message = Message(message_id_for(session_id, seq), session_id, user_id, seq, role, content, now, metadata)
-            await insert_messages(tx, relay, [message])
-            await tx.commit()
+        import_legacy = self._import_legacy
+        while True:
+            now = utcnow()
+            async with db.transaction() as tx:
+                seq = await _claim_next_seq(db, tx, user_id, session_id, now)
+                if seq == 1 and import_legacy is not None:
+                    message = None  # rolled back: history the seed left in ES takes seq 1..n first
+                else:
+                    message = Message(
+                        message_id_for(session_id, seq), session_id, user_id, seq, role, content, now, metadata
+                    )
+                    await insert_messages(tx, relay, [message])
+                    await tx.commit()
+            if message is not None:
+                break
+            await import_legacy(user_id, session_id)
+            import_legacy = None
         await self.after_commit(relay, cache, user_id, session_id, lambda c: c.message_appended(message))
         return message
 
