@@ -216,8 +216,25 @@ async def test_widget_send_and_stop_buttons(chat_wb: Workbench) -> None:
     assert not widget.stop_button.disabled and widget.send_button.disabled
     widget.stop_button.click()
     await widget.controller.idle()
-    assert "⏹ interrupted" in widget._turns[-1].value
+    assert "■ interrupted" in widget._turns[-1].value
     assert widget.stop_button.disabled and "interrupted" in widget.status_line.value
+
+
+async def test_callbacks_arriving_on_another_threads_loop_run_on_the_widgets_loop(chat_wb: Workbench) -> None:
+    widget = ChatWidget(chat_wb, USER, model=SLOW)
+    await widget.controller.idle()
+
+    def subshell(action: Callable[[], None]) -> None:  # like an ipykernel 7 subshell: a thread, a loop of its own
+        async def deliver() -> None:
+            action()
+
+        asyncio.run(deliver())
+
+    await asyncio.to_thread(subshell, lambda: setattr(widget.input, "value", "from a subshell\n"))
+    await until(widget.controller, lambda: "t2" in "".join(t.content for t in widget.controller.transcript))
+    await asyncio.to_thread(subshell, widget.stop_button.click)
+    await widget.controller.idle()
+    assert widget.controller.transcript[-1].interrupted and widget.controller.status.kind == "info"
 
 
 async def test_widget_shows_errors_and_asks_before_deleting(chat_wb: Workbench) -> None:

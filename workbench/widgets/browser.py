@@ -7,9 +7,7 @@ kernel's running loop. Failures become the status line, never a traceback.
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, timedelta
@@ -33,13 +31,12 @@ from workbench.formats import session_to_markdown
 from workbench.models import utcnow
 from workbench.widgets.chat import Status
 from workbench.widgets.render import CSS, escape, markdown_to_html
+from workbench.widgets.tasks import Tasks
 
 if TYPE_CHECKING:
     from workbench.app import Workbench
 
 __all__ = ["SessionBrowser", "SessionBrowserWidget", "SessionFilter"]
-
-logger = logging.getLogger(__name__)
 
 TABLE_COLUMNS = ("name", "user_id", "messages", "first_at", "last_at", "total_tokens", "session_id")
 ALL_USERS = "(all users)"
@@ -157,7 +154,7 @@ class SessionBrowserWidget(widgets.VBox):
         self.browser = browser or SessionBrowser(wb)
         self.max_rows = max_rows
         self.exported: pd.DataFrame | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.tasks = Tasks(self._failed)
         self.user = widgets.Dropdown(options=[ALL_USERS], description="User", layout={"width": "280px"})
         self.since = widgets.DatePicker(description="From", layout={"width": "240px"})
         self.until = widgets.DatePicker(description="To (incl.)", layout={"width": "240px"})
@@ -187,32 +184,22 @@ class SessionBrowserWidget(widgets.VBox):
         )
         self.add_class("wb-browser")
         self._updating = False
-        self.apply_button.on_click(lambda _: self._schedule(self.refresh()))
+        self.apply_button.on_click(lambda _: self.tasks.start(self.refresh))
         self.picker.observe(self._picked, names="value")
         self.selection.observe(self._selected, names="value")
-        self.export_button.on_click(lambda _: self._schedule(self.export()))
+        self.export_button.on_click(lambda _: self.tasks.start(self.export))
         self._show()
 
     def __repr__(self) -> str:
         return f"<SessionBrowserWidget {len(self.browser.table)} sessions listed>"
 
-    def _schedule(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
-        return task
-
-    def _finished(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            logger.error("session browser task failed", exc_info=exc)
-            self.browser.status = Status(f"Unexpected error: {type(exc).__name__}: {exc}", "error")
-            self._show()
+    def _failed(self, exc: BaseException) -> None:
+        self.browser.status = Status(f"Unexpected error: {type(exc).__name__}: {exc}", "error")
+        self._show()
 
     async def idle(self) -> None:
-        """Wait until the scheduled actions are done."""
-        while pending := {t for t in self._tasks if not t.done()}:
-            await asyncio.wait(pending)
+        """Wait until the actions the inputs started are done."""
+        await self.tasks.idle()
 
     def filter(self) -> SessionFilter:
         """The filter the inputs describe."""
@@ -244,7 +231,8 @@ class SessionBrowserWidget(widgets.VBox):
 
     def _picked(self, change: dict[str, Any]) -> None:
         if not self._updating and change["new"]:
-            self._schedule(self._read(change["new"]))
+            session_id = change["new"]
+            self.tasks.start(lambda: self._read(session_id))
 
     async def _read(self, session_id: str) -> None:
         text = await self.browser.read(session_id)
@@ -253,8 +241,12 @@ class SessionBrowserWidget(widgets.VBox):
 
     def _selected(self, change: dict[str, Any]) -> None:
         if not self._updating:
-            self.browser.select(list(change["new"]))
-            self._show()
+            chosen = list(change["new"])
+            self.tasks.call(lambda: self._select(chosen))
+
+    def _select(self, session_ids: list[str]) -> None:
+        self.browser.select(session_ids)
+        self._show()
 
     def _show(self) -> None:
         b = self.browser

@@ -2,16 +2,15 @@
 
 The controller is plain Python: tests (and scripts) drive it with ``await`` and read its
 ``sessions``, ``transcript`` and ``status``. The widget only binds ipywidgets to it; each
-callback schedules a coroutine on the kernel's running loop and returns at once, so the
-kernel keeps answering while a reply streams. Failures become the status line, never a
-traceback.
+callback hands its work to the kernel's running loop (see :mod:`workbench.widgets.tasks`) and
+returns at once, so the kernel keeps answering while a reply streams. Failures become the
+status line, never a traceback.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import aclosing, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -21,13 +20,12 @@ import ipywidgets as widgets
 from workbench.errors import WorkbenchError
 from workbench.models import Message, Session, check_user_id
 from workbench.widgets.render import CSS, endpoint_hint, escape, markdown_to_html, turn_info
+from workbench.widgets.tasks import Tasks
 
 if TYPE_CHECKING:
     from workbench.app import Workbench
 
 __all__ = ["ChatController", "ChatWidget", "Status", "Turn"]
-
-logger = logging.getLogger(__name__)
 
 Event = Literal["sessions", "transcript", "delta", "status", "delete"]
 TITLE_CHARS = 40
@@ -82,7 +80,7 @@ class ChatController:
         self._listeners: list[Callable[[Event], None]] = []
         self._reply: asyncio.Task[Message | None] | None = None
         self._sending = self._stopping = self._streaming = False
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.tasks = Tasks(lambda exc: self._set_status(f"Unexpected error: {type(exc).__name__}: {exc}", "error"))
 
     # -- observing --
 
@@ -224,8 +222,8 @@ class ChatController:
             self._sending = False
 
     def submit(self, text: str) -> asyncio.Task[Message | None]:
-        """:meth:`send`, scheduled on the running loop (what Enter and the Send button do)."""
-        return self.schedule(self.send(text))
+        """:meth:`send` as a task of its own (call it on the controller's loop; widgets use :attr:`tasks`)."""
+        return self.tasks.spawn(self.send(text))
 
     def stop(self) -> bool:
         """Stop the streaming reply; the chat service stores what arrived, marked interrupted."""
@@ -279,31 +277,15 @@ class ChatController:
         messages = await self.wb.messages.get_messages(self.user_id, session.session_id)
         return messages[-1]
 
-    # -- scheduling (widget callbacks) --
-
-    def schedule(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        """Run ``work`` on the running loop; an unexpected failure is logged and shown in the status."""
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
-        return task
-
-    def _finished(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            logger.error("chat widget task failed", exc_info=exc)
-            self._set_status(f"Unexpected error: {type(exc).__name__}: {exc}", "error")
-
     async def idle(self) -> None:
-        """Wait until the scheduled work (and any reply) is finished."""
-        while pending := {t for t in (*self._tasks, self._reply) if t is not None and not t.done()}:
-            await asyncio.wait(pending)
+        """Wait until the work widgets started (and any reply) is finished."""
+        await self.tasks.idle(self._reply)
 
 
 def _turn_html(turn: Turn) -> str:
     info = escape(turn.info)
     if turn.interrupted:
-        info = info.replace("interrupted", "<span class='wb-interrupted'>⏹ interrupted</span>")
+        info = info.replace("interrupted", "<span class='wb-interrupted'>■ interrupted</span>")
     body = markdown_to_html(turn.content) if turn.content else "<p>…</p>"
     return (
         f"<div class='wb-turn wb-{escape(turn.role)}'><div class='wb-role'>{escape(turn.role)}</div>"
@@ -357,13 +339,20 @@ class ChatWidget(widgets.VBox):
         )
         self.transcript.add_class("wb-transcript")
         self.input = widgets.Textarea(
-            placeholder="Ask something… (Enter sends)", continuous_update=True, rows=3, layout={"width": "100%"}
+            placeholder="Ask something… (Enter sends)", continuous_update=True, rows=3, layout={"flex": "1 1 auto"}
         )
         self.input.add_class("wb-input")
         self.send_button = _button("Send", "primary", width="90px")
         self.stop_button = _button("Stop", "warning", width="90px", tooltip="stop the reply (what arrived is kept)")
         self.status_line = widgets.HTML()
-        self.status_line.add_class("wb-status")
+        for widget, name in (
+            (self.status_line, "wb-status"),
+            (self.send_button, "wb-send"),
+            (self.stop_button, "wb-stop"),
+            (self.model_box, "wb-model"),
+            (self.session_picker, "wb-sessions"),
+        ):
+            widget.add_class(name)  # stable hooks for styling and for browser tests
         self._turns: list[widgets.HTML] = []
         self._updating = False
         super().__init__(
@@ -375,7 +364,8 @@ class ChatWidget(widgets.VBox):
                 self.confirm_row,
                 self.transcript,
                 widgets.HBox(
-                    [self.input, widgets.VBox([self.send_button, self.stop_button])], layout={"width": "100%"}
+                    [self.input, widgets.VBox([self.send_button, self.stop_button], layout={"flex": "0 0 auto"})],
+                    layout={"width": "100%"},
                 ),
                 self.status_line,
             ]
@@ -386,7 +376,7 @@ class ChatWidget(widgets.VBox):
         c.subscribe(self._on_event)
         for event in ("sessions", "transcript", "status", "delete"):
             self._on_event(event)  # type: ignore[arg-type]
-        c.schedule(c.refresh())
+        c.tasks.start(c.refresh)
 
     def __repr__(self) -> str:
         session = self.controller.session
@@ -395,23 +385,24 @@ class ChatWidget(widgets.VBox):
     def _wire(self) -> None:
         c = self.controller
         self.session_picker.observe(self._picked, names="value")
-        self.new_button.on_click(lambda _: c.schedule(c.new_session()))
+        self.new_button.on_click(lambda _: c.tasks.start(c.new_session))
         self.rename_button.on_click(self._start_rename)
         self.save_name_button.on_click(self._save_name)
         self.cancel_name_button.on_click(lambda _: _shown(self.rename_row, False))
-        self.delete_button.on_click(lambda _: c.request_delete())
-        self.confirm_button.on_click(lambda _: c.schedule(c.confirm_delete()))
-        self.cancel_delete_button.on_click(lambda _: c.cancel_delete())
+        self.delete_button.on_click(lambda _: c.tasks.call(c.request_delete))
+        self.confirm_button.on_click(lambda _: c.tasks.start(c.confirm_delete))
+        self.cancel_delete_button.on_click(lambda _: c.tasks.call(c.cancel_delete))
         self.model_box.observe(self._model_changed, names="value")
         self.input.observe(self._typed, names="value")
         self.send_button.on_click(lambda _: self._submit(self.input.value))
-        self.stop_button.on_click(lambda _: c.stop())
+        self.stop_button.on_click(lambda _: c.tasks.call(c.stop))
 
     # -- from the user --
 
     def _picked(self, change: dict[str, Any]) -> None:
         if not self._updating and change["new"] != (self.controller.session and self.controller.session.session_id):
-            self.controller.schedule(self.controller.select(change["new"]))
+            session_id = change["new"]
+            self.controller.tasks.start(lambda: self.controller.select(session_id))
 
     def _start_rename(self, _: widgets.Button) -> None:
         if self.controller.session is not None:
@@ -420,7 +411,8 @@ class ChatWidget(widgets.VBox):
 
     def _save_name(self, _: widgets.Button) -> None:
         _shown(self.rename_row, False)
-        self.controller.schedule(self.controller.rename(self.name_box.value))
+        name = self.name_box.value
+        self.controller.tasks.start(lambda: self.controller.rename(name))
 
     def _model_changed(self, change: dict[str, Any]) -> None:
         self.controller.model = change["new"].strip() or self.controller.wb.settings.model
@@ -433,7 +425,7 @@ class ChatWidget(widgets.VBox):
         c = self.controller
         unsendable = c.streaming or not text.strip() or endpoint_hint(c.wb.settings) is not None
         self._set_input(text if unsendable else "")  # what could not be sent stays, without the Enter
-        c.submit(text)
+        c.tasks.start(lambda: c.send(text))
 
     def _set_input(self, text: str) -> None:
         self._updating = True
