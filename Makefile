@@ -33,8 +33,8 @@ services:  ## install (if missing) and start MariaDB, Redis, Elasticsearch and N
 services-down:
 	bash scripts/services down
 
-browser-deps:  ## Debian's Chromium for the browser test (Playwright drives it; no browser download)
-	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+browser-deps:  ## Debian's Chromium for the browser test (Playwright drives it; no browser download), and a CJK font
+	@{ command -v chromium && fc-list | grep -q WenQuanYi; } >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
 
 lint: setup
 	$(PY) -m ruff check workbench tests scripts bench
