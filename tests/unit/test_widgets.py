@@ -131,6 +131,17 @@ async def test_stop_keeps_the_partial_reply_marked_interrupted(chat_wb: Workbenc
     assert "interrupted" in chat.status.text and not chat.stop()
 
 
+async def test_stop_before_any_text_keeps_only_the_question(chat_wb: Workbench) -> None:
+    chat = ChatController(chat_wb, USER, model="stall")  # the server never answers
+    task = chat.submit("hello?")
+    await until(chat, lambda: chat.streaming)
+    await asyncio.sleep(0.2)
+    assert chat.stop()
+    assert await task is None
+    assert chat.status.text == "Stopped: no text had arrived." and not chat.streaming
+    assert [(t.role, t.content) for t in chat.transcript] == [("user", "hello?")]
+
+
 async def test_a_failing_model_shows_in_the_status_not_as_an_exception(chat_wb: Workbench) -> None:
     chat = ChatController(chat_wb, USER, model="error-500")
     assert await chat.send("hello?") is None
@@ -326,6 +337,8 @@ async def test_chat_magic_streams_and_remembers_earlier_cells(
 async def test_chat_magic_options_and_errors_are_shown_not_raised(shell: InteractiveShell, chat_wb: Workbench) -> None:
     outputs = await run_cell(shell, "%%chat --user u_magic --model error-500\nfail please\n")
     assert outputs[-1].data["text/plain"].startswith("**chat failed:** ") and "500" in outputs[-1].data["text/plain"]
+    outputs = await run_cell(shell, '%%chat --name "unbalanced\nx\n')
+    assert "No closing quotation" in outputs[-1].data["text/plain"]
     outputs = await run_cell(shell, "%%chat --bogus\nx\n")
     assert "unrecognized arguments: --bogus" in outputs[-1].data["text/plain"]
     outputs = await run_cell(shell, "%%chat --session not-a-uuid\nx\n")
@@ -335,6 +348,21 @@ async def test_chat_magic_options_and_errors_are_shown_not_raised(shell: Interac
     [session] = await chat_wb.sessions.list_sessions("u_magic")
     outputs = await run_cell(shell, f"%%chat --session {session.session_id} --model echo\nagain\n")
     assert outputs[-1].data["text/plain"].endswith("3 messages*")  # the failed question stayed
+
+
+async def test_interrupting_a_chat_cell_keeps_the_partial_reply(shell: InteractiveShell, chat_wb: Workbench) -> None:
+    magics: ChatMagics = shell.magics_manager.registry["ChatMagics"]
+    with capture_output() as captured:
+        cell = asyncio.ensure_future(magics.run(f"--model {SLOW}", "a long one"))  # as ipykernel runs a cell
+        await asyncio.sleep(2)  # the reply takes 12 s in all
+        assert any(o.update and "t2" in o.data["text/plain"] for o in captured.outputs)
+        cell.cancel()  # what interrupting the kernel does to an awaiting cell
+        with pytest.raises(asyncio.CancelledError):
+            await cell
+    assert "stopped" in captured.outputs[-1].data["text/plain"]
+    history = await magics.history()
+    assert list(history["role"]) == ["user", "assistant"] and history["interrupted"].iloc[-1]
+    assert history["content"].iloc[-1].startswith("t0 t1 t2 ")
 
 
 async def test_chat_magic_called_as_a_function_returns_its_task(shell: InteractiveShell) -> None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import ipywidgets as widgets
 
 from workbench.errors import WorkbenchError
-from workbench.models import Message, Session, check_user_id
+from workbench.models import Message, Role, Session, check_user_id
 from workbench.widgets.render import CSS, endpoint_hint, escape, markdown_to_html, turn_info
 from workbench.widgets.tasks import Tasks
 
@@ -76,7 +76,8 @@ class ChatController:
         self.session: Session | None = None
         self.transcript: list[Turn] = []
         self.pending_delete: Session | None = None
-        self.status = Status(endpoint_hint(wb.settings) or "Ready.", "error" if endpoint_hint(wb.settings) else "info")
+        hint = endpoint_hint(wb.settings)
+        self.status = Status(hint, "error") if hint else Status("Ready.")
         self._listeners: list[Callable[[Event], None]] = []
         self._reply: asyncio.Task[Message | None] | None = None
         self._sending = self._stopping = self._streaming = False
@@ -139,11 +140,12 @@ class ChatController:
             self._emit("sessions", "delete")
             self._set_status(f"{self.session.name}: {len(self.transcript)} messages.")
 
-    async def _load_history(self) -> None:
+    async def _load_history(self) -> list[Message]:
         assert self.session is not None
         messages = await self.wb.messages.get_messages(self.user_id, self.session.session_id)
         self.transcript = [Turn.of(m) for m in messages]
         self._emit("transcript")
+        return messages
 
     async def new_session(self, name: str | None = None) -> Session | None:
         """Start an empty session (named ``name``, else the default) and select it."""
@@ -237,45 +239,45 @@ class ChatController:
 
     async def _exchange(self, text: str) -> Message | None:
         assert self.session is not None
-        session = self.session
+        session, before = self.session, len(self.transcript)
         reply = Turn("assistant", "", info=f"{self.model} · streaming…", streaming=True)
         self.transcript += [Turn("user", text), reply]
-        self._streaming, stopped = True, False
+        self._streaming, stopped, failure = True, False, None
         self._emit("transcript")
         self._set_status(f"{self.model} is replying…", "busy")
-        with self._reporting("The model call"):
-            try:
-                stream = self.wb.chat.send(self.user_id, session.session_id, text, model=self.model)
-                async with aclosing(stream) as deltas:
-                    async for delta in deltas:
-                        if delta.text:
-                            reply.content += delta.text
-                            self._emit("delta")
-            except asyncio.CancelledError:
-                if not self._stopping:
-                    raise
-                task = asyncio.current_task()
-                if task is not None:
-                    task.uncancel()
-                stopped = True
-            finally:
-                self._streaming = reply.streaming = False
-        failed = self.status.kind == "error"
+        try:
+            stream = self.wb.chat.send(self.user_id, session.session_id, text, model=self.model)
+            async with aclosing(stream) as deltas:
+                async for delta in deltas:
+                    if delta.text:
+                        reply.content += delta.text
+                        self._emit("delta")
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()  # the stop was ours: this task ends normally
+            stopped = True
+        except WorkbenchError as exc:
+            failure = f"The model call failed: {exc}"
+        finally:
+            self._streaming = reply.streaming = False
+        messages: list[Message] = []
         with self._reporting("Reloading the session"):
-            await self._load_history()
+            messages = await self._load_history()
             self.sessions = await self.wb.sessions.list_sessions(self.user_id)
             self._emit("sessions")
-        last = self.transcript[-1] if self.transcript else None
-        stored = last is not None and last.role == "assistant" and not failed
-        if stopped:
-            kept = stored and last is not None and last.interrupted
-            self._set_status("Stopped: the partial reply is kept, marked interrupted." if kept else "Stopped.")
-        elif not failed:
-            self._set_status(last.info if last is not None and stored else "Done.")
-        if not stored:
-            return None
-        messages = await self.wb.messages.get_messages(self.user_id, session.session_id)
-        return messages[-1]
+        # the chat service appends the question, then the reply (or nothing, when it failed)
+        stored = messages[-1] if len(messages) == before + 2 and messages[-1].role is Role.ASSISTANT else None
+        if failure is not None:
+            self._set_status(failure, "error")
+        elif stopped:
+            kept = "the partial reply is kept, marked interrupted" if stored else "no text had arrived"
+            self._set_status(f"Stopped: {kept}.")
+        elif stored is not None:
+            self._set_status(turn_info(stored.metadata))
+        return stored
 
     async def idle(self) -> None:
         """Wait until the work widgets started (and any reply) is finished."""
@@ -374,8 +376,9 @@ class ChatWidget(widgets.VBox):
         _shown(self.rename_row, False)
         self._wire()
         c.subscribe(self._on_event)
-        for event in ("sessions", "transcript", "status", "delete"):
-            self._on_event(event)  # type: ignore[arg-type]
+        initial: tuple[Event, ...] = ("sessions", "transcript", "status", "delete")
+        for event in initial:
+            self._on_event(event)
         c.tasks.start(c.refresh)
 
     def __repr__(self) -> str:
@@ -450,8 +453,10 @@ class ChatWidget(widgets.VBox):
             finally:
                 self._updating = False
         elif event == "transcript":
-            self._turns = [widgets.HTML(_turn_html(t)) for t in c.transcript]
+            old, self._turns = self._turns, [widgets.HTML(_turn_html(t)) for t in c.transcript]
             self.transcript.children = tuple(reversed(self._turns))
+            for turn in old:
+                turn.close()  # its model too, in the kernel and the front end
         elif event == "delta" and self._turns:
             self._turns[-1].value = _turn_html(c.transcript[-1])
         elif event == "delete":

@@ -95,10 +95,7 @@ class ChatMagics(Magics):
         """What a ``%%chat`` cell does: ``line`` holds the options, ``cell`` the question."""
         try:
             args = self.chat.parser.parse_args(shlex.split(line))
-        except ValueError as exc:  # unbalanced quotes
-            display(Markdown(f"**%%chat:** {exc}"))
-            return
-        except UsageError as exc:
+        except (UsageError, ValueError) as exc:  # ValueError: unbalanced quotes
             display(Markdown(f"**%%chat:** {exc}"))
             return
         wb = self.workbench()
@@ -141,7 +138,7 @@ class ChatMagics(Magics):
                         if handle is not None:
                             handle.update(Markdown(text))
         except asyncio.CancelledError:
-            display(Markdown("*stopped: the reply so far is kept, marked interrupted*"))
+            display(Markdown("*stopped: what arrived is kept, marked interrupted*"))
             raise
         except WorkbenchError as exc:  # shown in place of the reply; the question stays in the session
             failure = Markdown(f"{text}\n\n**chat failed:** {exc}".strip())
