@@ -275,6 +275,8 @@ def lab(
         "--notebook-dir",
         str(PROJECT_ROOT / "notebooks"),
     ]
+    if os.geteuid() == 0:  # containers and CI machines run as root; JupyterLab refuses it otherwise
+        command.append("--allow-root")
     raise typer.Exit(subprocess.call(command, env=env))
 
 
