@@ -82,3 +82,5 @@ async def test_delete_removes_the_session_and_the_terms_nobody_mentions_any_more
     assert {r["text"] for r in terms} == {"kubernetes"}
     kept = await graph.query("MATCH (:Session {session_id: $sid})-[:CONTAINS]->(m) RETURN count(m) AS n", sid=other)
     assert kept[0]["n"] == 1
+    users = await graph.query("MATCH (u:User) WHERE u.user_id IN $ids RETURN u.user_id AS id", ids=[alice, bob])
+    assert [r["id"] for r in users] == [bob]  # a user left with no session is gone too

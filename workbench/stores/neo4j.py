@@ -105,6 +105,13 @@ WHERE NOT EXISTS { (t)<-[:MENTIONS]-() }
 DELETE t
 """
 
+_DELETE_ORPHAN_USERS: LiteralString = """
+UNWIND $rows AS row
+MATCH (u:User {user_id: row.user_id})
+WHERE NOT EXISTS { (u)-[:STARTED]->() }
+DELETE u
+"""
+
 _CLEAR_SOME: LiteralString = """
 MATCH (n) WHERE n:User OR n:Session OR n:Message OR n:Term
 WITH n LIMIT $limit
@@ -234,7 +241,7 @@ class Neo4jGraph:
         )
 
     async def delete_sessions(self, sessions: Sequence[SessionKey]) -> None:
-        """Detach-delete the sessions and their messages, then the terms nothing mentions any more."""
+        """Detach-delete the sessions and their messages, then the terms and users nothing links to any more."""
         if not sessions:
             return
         rows = [{"user_id": u, "session_id": s} for u, s in sessions]
@@ -245,6 +252,7 @@ class Neo4jGraph:
             for query in (_DELETE_MESSAGES, _DELETE_SESSIONS):
                 await (await tx.run(query, {"rows": rows})).consume()
             await (await tx.run(_DELETE_ORPHAN_TERMS, {"terms": terms})).consume()
+            await (await tx.run(_DELETE_ORPHAN_USERS, {"rows": rows})).consume()
 
         await self._transaction(work)
 
