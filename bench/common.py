@@ -1,0 +1,74 @@
+"""What the scenarios share: the run's options, the log, a workbench on the benchmark's servers, texts."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.env import RESULTS, USER_PREFIX, Servers
+
+__all__ = ["Ctx", "message_text", "new_user", "workbench"]
+
+_WORDS = (
+    "how do I pivot a DataFrame in pandas when the index has duplicate values and I need the mean of each "
+    "group redis cache session message history elasticsearch index mapping neo4j graph query latency token "
+    "stream model prompt reply notebook widget python async await transaction outbox relay"
+).split()
+_CHINESE = ("数据分析", "缓存", "会话记录", "统计", "用户", "消息", "索引", "图数据库", "模型", "延迟")
+
+
+def message_text(i: int, words: int = 24) -> str:
+    """A deterministic chat message of about ``words`` words (~160 characters), some Chinese."""
+    picked = [_WORDS[(i * 7 + k * 13) % len(_WORDS)] for k in range(words)]
+    picked.insert(words // 2, _CHINESE[i % len(_CHINESE)] + _CHINESE[(i + 3) % len(_CHINESE)])
+    return " ".join(picked).capitalize() + f"? (#{i})"
+
+
+def new_user(tag: str) -> str:
+    return f"{USER_PREFIX}{tag}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class Ctx:
+    """The options of this run and the servers it uses."""
+
+    servers: Servers
+    repeats: int = 5
+    warmup: int = 1
+    quick: bool = False
+    full: bool = False
+    sizes: dict[str, list[int]] = field(default_factory=dict)
+    profile: bool = False
+    probe: dict[str, Any] = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
+
+    def up(self, name: str) -> bool:
+        return bool(self.probe.get(name, {}).get("up"))
+
+    def log(self, message: str) -> None:
+        print(f"[{time.perf_counter() - self.started:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+    @property
+    def profiles_dir(self) -> Path:
+        path = RESULTS / "profiles"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+@contextlib.asynccontextmanager
+async def workbench(ctx: Ctx, **overrides: Any) -> AsyncIterator[Any]:
+    """A connected services workbench on the benchmark's database, index and key space."""
+    from workbench.app import Workbench
+
+    wb = Workbench(ctx.servers.settings(**overrides))
+    await wb.connect()
+    try:
+        yield wb
+    finally:
+        await wb.aclose()
