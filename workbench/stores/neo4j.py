@@ -234,10 +234,13 @@ class Neo4jGraph:
         if not messages:
             return
         rows = [_message_row(m) for m in messages]
+        # each statement gets only the fields it reads: packing parameters is most of the driver's CPU time
+        links = [{k: r[k] for k in ("message_id", "previous_id", "next_id")} for r in rows]
+        mentions = [{"message_id": r["message_id"], "terms": r["terms"]} for r in rows if r["terms"]]
         await self._write(
             (_UPSERT_MESSAGES, {"rows": rows}),
-            (_LINK_MESSAGES, {"rows": rows}),
-            (_MENTION_TERMS, {"rows": [r for r in rows if r["terms"]]}),
+            (_LINK_MESSAGES, {"rows": links}),
+            (_MENTION_TERMS, {"rows": mentions}),
         )
 
     async def delete_sessions(self, sessions: Sequence[SessionKey]) -> None:
