@@ -34,7 +34,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench.common import Ctx, message_text, new_user, workbench
+from bench.common import Ctx, floor_pool, message_text, new_user, workbench
 from bench.env import ES_PREFIX, PEER_ES_INDEX, PEER_REDIS_PREFIX
 from bench.report import Result, fmt, fmt_spread
 from bench.stats import Rep, run_concurrent, run_interleaved
@@ -136,7 +136,6 @@ class RawFloor:
 
 
 async def run(ctx: Ctx) -> Result:
-    import aiomysql
     from redis.asyncio import BlockingConnectionPool, Redis
 
     result = Result("append", "1. Append (services profile)")
@@ -153,22 +152,11 @@ async def run(ctx: Ctx) -> Result:
         result.skipped.append("MySQL or Redis is down")
         return result
     peers = await _peers(ctx, result)
-    a = ctx.servers.mysql_args
     async with workbench(ctx) as wb:
         # the live relay is driven by its notifications only (its idle timer, 5 s, could otherwise fire during
         # the deferred variant's batch and do that batch's projection work in this process after all)
         (await wb.stores()).relay._idle_interval = 3600.0
-        pool = await aiomysql.create_pool(
-            host=a["host"],
-            port=a["port"],
-            user=a["user"],
-            password=a["password"],
-            db=a["db"],
-            minsize=1,
-            maxsize=10,
-            autocommit=True,
-            charset="utf8mb4",
-        )
+        pool = await floor_pool(ctx, maxsize=10)
         redis = Redis.from_pool(
             BlockingConnectionPool.from_url(ctx.servers.redis_url, decode_responses=True, max_connections=64)
         )

@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.common import Ctx, message_text, new_user, workbench
+from bench.common import Ctx, floor_pool, message_text, new_user, workbench
 from bench.env import ES_PREFIX
 from bench.report import Result, fmt, fmt_spread
 from bench.stats import Rep, spread
@@ -328,7 +328,6 @@ class Floor:
 
 
 async def run(ctx: Ctx) -> Result:
-    import aiomysql
     import neo4j as neo
     from elasticsearch import AsyncElasticsearch
 
@@ -350,22 +349,11 @@ async def run(ctx: Ctx) -> Result:
         result.skipped.append(f"needs all four servers; down: {', '.join(missing)}")
         return result
     s = ctx.servers
-    a = s.mysql_args
     async with workbench(ctx) as wb:
         stores = await wb.stores()
         search = next(p for p in stores.projections if p.target == "search")
         graph = next(p for p in stores.projections if p.target == "graph")
-        pool = await aiomysql.create_pool(
-            host=a["host"],
-            port=a["port"],
-            user=a["user"],
-            password=a["password"],
-            db=a["db"],
-            minsize=1,
-            maxsize=2,
-            autocommit=True,
-            charset="utf8mb4",
-        )
+        pool = await floor_pool(ctx, maxsize=2)
         es = AsyncElasticsearch(s.es_url, request_timeout=120)
         await es.options(ignore_status=400).indices.create(
             index=FLOOR_INDEX, mappings=INDEX_MAPPING, settings=INDEX_SETTINGS

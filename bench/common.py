@@ -72,3 +72,21 @@ async def workbench(ctx: Ctx, **overrides: Any) -> AsyncIterator[Any]:
         yield wb
     finally:
         await wb.aclose()
+
+
+async def floor_pool(ctx: Ctx, *, maxsize: int) -> Any:
+    """An aiomysql pool as the floors use it: the workbench's own client, settings and database."""
+    import aiomysql
+
+    a = ctx.servers.mysql_args
+    return await aiomysql.create_pool(
+        host=a["host"],
+        port=a["port"],
+        user=a["user"],
+        password=a["password"],
+        db=a["db"],
+        minsize=1,
+        maxsize=maxsize,
+        autocommit=True,
+        charset="utf8mb4",
+    )

@@ -23,7 +23,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.common import Ctx, message_text, new_user, workbench
+from bench.common import Ctx, floor_pool, message_text, new_user, workbench
 from bench.env import PEER_ES_INDEX, PEER_REDIS_PREFIX, PEER_SQL_TABLE
 from bench.report import Result, fmt, fmt_spread
 from bench.stats import Rep, run_interleaved, run_sequential
@@ -59,7 +59,6 @@ def _calls(ctx: Ctx, size: int) -> int:
 
 
 async def run(ctx: Ctx) -> Result:
-    import aiomysql
     from redis.asyncio import Redis
 
     result = Result("read", "2. Read: get_messages (services profile)")
@@ -68,19 +67,8 @@ async def run(ctx: Ctx) -> Result:
     if not (ctx.up("mysql") and ctx.up("redis")):
         result.skipped.append("MySQL or Redis is down")
         return result
-    a = ctx.servers.mysql_args
     async with workbench(ctx) as wb:
-        pool = await aiomysql.create_pool(
-            host=a["host"],
-            port=a["port"],
-            user=a["user"],
-            password=a["password"],
-            db=a["db"],
-            minsize=1,
-            maxsize=4,
-            autocommit=True,
-            charset="utf8mb4",
-        )
+        pool = await floor_pool(ctx, maxsize=4)
         redis = Redis.from_url(ctx.servers.redis_url, decode_responses=True)
         peers = await _peers(ctx, result)
         try:
