@@ -339,7 +339,10 @@ class Live:
         return self.users[-1]
 
 
-def services_settings(mysql_url: str, redis_url: str, es_url: str, neo4j_uri: str, data_dir: Path) -> Settings:
+def services_settings(
+    mysql_url: str, redis_url: str, es_url: str, neo4j_uri: str, data_dir: Path, *, index_prefix: str = "wbtest"
+) -> Settings:
+    """Services settings on the test servers, with an Elasticsearch index of its own."""
     return Settings(
         profile="services",
         data_dir=data_dir,
@@ -347,7 +350,7 @@ def services_settings(mysql_url: str, redis_url: str, es_url: str, neo4j_uri: st
         redis_url=redis_url,
         es_url=es_url,
         neo4j_uri=neo4j_uri,
-        es_index=f"wbtest_{uuid.uuid4().hex}",
+        es_index=f"{index_prefix}_{uuid.uuid4().hex}",
     )
 
 

@@ -17,13 +17,12 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import TEST_DATABASE, cleanup, remove_derived, unavailable
+from tests.integration.conftest import TEST_DATABASE, cleanup, remove_derived, services_settings, unavailable
 from tests.openai_server import FakeOpenAIServer
 from workbench import Workbench
 from workbench.sample import SAMPLE_PATH
@@ -81,18 +80,6 @@ def test_notebook_on_the_embedded_profile(notebook: Path, llm: FakeOpenAIServer,
     run_nbval(notebook, env)
 
 
-def services_settings(mysql_url: str, redis_url: str, es_url: str, neo4j_uri: str, data_dir: Path) -> Settings:
-    return Settings(
-        profile="services",
-        data_dir=data_dir,
-        mysql_url=mysql_url,
-        redis_url=redis_url,
-        es_url=es_url,
-        neo4j_uri=neo4j_uri,
-        es_index=f"wbtest_nb_{uuid.uuid4().hex}",
-    )
-
-
 async def purge(wb: Workbench) -> None:
     """Remove the notebook users' rows, keys, graph nodes and the workbench's index."""
     import redis.asyncio as aioredis
@@ -123,7 +110,7 @@ async def services(
 ) -> AsyncIterator[Settings]:
     """Services settings (``workbench_test``, a fresh index), the notebook users' data gone before and after."""
     assert mysql_url.endswith(f"/{TEST_DATABASE}")
-    settings = services_settings(mysql_url, redis_url, es_url, neo4j_uri, tmp_path / "store")
+    settings = services_settings(mysql_url, redis_url, es_url, neo4j_uri, tmp_path / "store", index_prefix="wbtest_nb")
     async with Workbench.open(settings) as wb:
         await purge(wb)
         if others := await foreign_graph_users(wb):
