@@ -145,7 +145,8 @@ class ChatService:
         async with self._lock(session_id):
             await self._messages.append_message(user_id, session_id, Role.USER, text)
             context = build_context(
-                await self._messages.get_messages(user_id, session_id),
+                # the newest message and the earlier ones the budget may take: no more is ever sent
+                await self._messages.get_messages(user_id, session_id, last=settings.context_messages + 1),
                 system_prompt=settings.system_prompt,
                 max_messages=settings.context_messages,
                 max_tokens=settings.context_tokens,

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from workbench.errors import NotFoundError, StoreError
+from workbench.errors import NotFoundError, StoreError, ValidationError
 from workbench.models import (
     DEFAULT_SESSION_NAME,
     Message,
@@ -50,6 +50,9 @@ _MESSAGE_COLUMNS = "m.session_id, m.seq, m.message_id, m.user_id, m.role, m.cont
 _NOT_FOUND = "no session {session_id} for user {user_id!r}"
 
 
+_ROLES = {role.value: role for role in Role}
+
+
 def session_from_row(row: Row) -> Session:
     return Session(
         session_id=row["session_id"],
@@ -67,7 +70,7 @@ def message_from_row(row: Row) -> Message:
         session_id=row["session_id"],
         user_id=row["user_id"],
         seq=int(row["seq"]),
-        role=Role(row["role"]),
+        role=_ROLES[row["role"]],
         content=row["content"],
         timestamp=read_datetime(row["created_at"]),
         metadata=json.loads(row["metadata"]) if row["metadata"] else {},
@@ -296,23 +299,29 @@ class MessageRepository(_Backend):
         await self.after_commit(relay, cache, user_id, session_id, lambda c: c.message_appended(message))
         return message
 
-    async def get_messages(self, user_id: str, session_id: str) -> list[Message]:
-        """The session's complete history in ``seq`` order, whatever the cache holds."""
+    async def get_messages(self, user_id: str, session_id: str, *, last: int | None = None) -> list[Message]:
+        """The session's complete history in ``seq`` order, whatever the cache holds.
+
+        ``last=n`` reads only the newest ``n`` messages (still in ``seq`` order): what a chat turn
+        sends, at a cost that does not grow with the session. Only complete reads fill the cache.
+        """
         user_id, session_id = check_user_id(user_id), check_session_id(session_id)
+        if last is not None and (isinstance(last, bool) or not isinstance(last, int) or last < 1):
+            raise ValidationError(f"last must be a positive integer, not {last!r}")
         db, cache, relay = await self.stores()
         if cache is not None and relay.cache_trusted(session_id):
             try:
-                cached = await cache.get_history(user_id, session_id)
+                cached = await cache.get_history(user_id, session_id, last=last)
             except StoreError as exc:
                 logger.warning("cache read failed (%s); reading the database", exc)
                 cached = None
             if cached is not None:
                 return cached
-        session, messages = await self._read_history(db, user_id, session_id)
+        session, messages = await self._read_history(db, user_id, session_id, last)
         # history the seed left in Elasticsearch only is imported first (while ES is down, that raises)
         if not messages and self._import_legacy is not None and await self._import_legacy(user_id, session_id):
-            session, messages = await self._read_history(db, user_id, session_id)
-        if cache is not None and relay.cache_trusted(session_id):
+            session, messages = await self._read_history(db, user_id, session_id, last)
+        if last is None and cache is not None and relay.cache_trusted(session_id):
             try:
                 await cache.fill_history(session, messages)
             except StoreError as exc:
@@ -320,14 +329,17 @@ class MessageRepository(_Backend):
         return messages
 
     @staticmethod
-    async def _read_history(db: Database, user_id: str, session_id: str) -> tuple[Session, list[Message]]:
-        """The session and its messages, in one statement (one snapshot)."""
+    async def _read_history(
+        db: Database, user_id: str, session_id: str, last: int | None
+    ) -> tuple[Session, list[Message]]:
+        """The session and its messages (the newest ``last``, or all), in one statement (one snapshot)."""
+        newest = "AND m.seq > s.last_seq - :last " if last is not None else ""
         rows = await db.execute_query(
             f"SELECT {_SESSION_AS_S}, {_MESSAGE_COLUMNS} FROM sessions s "  # noqa: S608
-            "LEFT JOIN messages m ON m.session_id = s.session_id "
+            f"LEFT JOIN messages m ON m.session_id = s.session_id {newest}"
             "WHERE s.session_id = :session_id AND s.user_id = :user_id AND s.is_active = 1 "
             "ORDER BY m.seq",
-            {"session_id": session_id, "user_id": user_id},
+            {"session_id": session_id, "user_id": user_id, "last": last},
         )
         if not rows:
             raise NotFoundError(_NOT_FOUND.format(session_id=session_id, user_id=user_id))

@@ -210,3 +210,33 @@ async def test_concurrent_readers_and_writers_agree(stack: Stack, raw_redis: aio
 async def test_cache_ping(stack: Stack) -> None:
     report = await stack.cache.ping()
     assert report["version"].split(".")[0].isdigit() and report["latency_ms"] >= 0
+
+
+async def test_the_newest_messages_come_from_the_list_or_the_database_alike(
+    stack: Stack, raw_redis: aioredis.Redis
+) -> None:
+    user, session_id, keys = await seeded(stack, 12)
+    tail = await stack.messages.get_messages(user, session_id, last=4)  # a miss: the database's newest four
+    assert [m.seq for m in tail] == [9, 10, 11, 12]
+    assert not await raw_redis.exists(keys.messages)  # only complete reads fill the cache
+
+    full = await stack.messages.get_messages(user, session_id)
+    assert await raw_redis.llen(keys.messages) == 12
+    assert await stack.cache.get_history(user, session_id, last=4) == full[-4:]  # a hit, from the list
+    assert await stack.messages.get_messages(user, session_id, last=4) == full[-4:]
+    assert await stack.cache.get_history(user, session_id, last=100) == full
+
+    await raw_redis.lset(keys.messages, 10, json.dumps({"seq": 99, "role": "user", "content": "x"}))
+    assert await stack.cache.get_history(user, session_id, last=4) is None  # a broken run of seqs: a miss
+    assert not await raw_redis.exists(keys.messages)  # and the damaged list is dropped
+    assert await stack.messages.get_messages(user, session_id, last=4) == full[-4:]
+
+
+async def test_metadata_beyond_64_bit_integers_reads_back_from_the_cache(stack: Stack) -> None:
+    user = stack.user()
+    session_id = await stack.sessions.create_session(user)
+    metadata = {"big": 2**70, "nested": {"neg": -(2**65)}, "text": "数据"}
+    await stack.messages.append_message(user, session_id, "user", "big numbers", metadata=metadata)
+    await stack.messages.get_messages(user, session_id)  # fills the list
+    [cached] = await stack.cache.get_history(user, session_id)
+    assert cached.metadata == metadata

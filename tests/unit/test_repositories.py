@@ -38,6 +38,22 @@ async def test_history_is_complete_and_ordered(wb: Workbench) -> None:
     assert (await wb.sessions.get_session("alice", sid)).message_count == 4
 
 
+async def test_last_reads_only_the_newest_messages_in_order(wb: Workbench) -> None:
+    sid = await wb.sessions.create_session("alice")
+    for i in range(1, 8):
+        await wb.messages.append_message("alice", sid, "user", f"m{i}")
+    assert [m.seq for m in await wb.messages.get_messages("alice", sid, last=3)] == [5, 6, 7]
+    assert [m.content for m in await wb.messages.get_messages("alice", sid, last=1)] == ["m7"]
+    assert len(await wb.messages.get_messages("alice", sid, last=50)) == 7
+    empty = await wb.sessions.create_session("alice")
+    assert await wb.messages.get_messages("alice", empty, last=5) == []
+    for bad in (0, -1, 2.5, True, "3"):
+        with pytest.raises(ValidationError):
+            await wb.messages.get_messages("alice", sid, last=bad)
+    with pytest.raises(NotFoundError):
+        await wb.messages.get_messages("mallory", sid, last=3)
+
+
 async def test_fifty_concurrent_writers_get_contiguous_seq(wb: Workbench) -> None:
     sid = await wb.sessions.create_session("alice")
     results = await asyncio.gather(

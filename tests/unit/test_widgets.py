@@ -231,6 +231,37 @@ async def test_widget_send_and_stop_buttons(chat_wb: Workbench) -> None:
     assert widget.stop_button.disabled and "interrupted" in widget.status_line.value
 
 
+async def test_an_exchange_renders_only_its_own_turns(chat_wb: Workbench) -> None:
+    sid = await chat_wb.sessions.create_session(USER, "long")
+    for i in range(30):
+        await chat_wb.messages.append_message(USER, sid, "user" if i % 2 == 0 else "assistant", f"turn {i}")
+    widget = ChatWidget(chat_wb, USER)
+    await widget.controller.idle()
+    history = list(widget._turns)
+    assert len(history) == 30
+
+    widget.input.value = "one more\n"
+    await widget.controller.idle()
+
+    assert widget._turns[:30] == history  # the same widgets, not rendered again
+    assert len(widget._turns) == 32 and widget.transcript.children[0] is widget._turns[-1]
+    assert "echo: one more" in widget._turns[-1].value and "wb-info" in widget._turns[-1].value
+    assert [t.content for t in widget.controller.transcript[-2:]] == ["one more", "echo: one more"]
+
+
+async def test_the_controller_shows_what_another_writer_added_meanwhile(chat_wb: Workbench) -> None:
+    chat = ChatController(chat_wb, USER, model="slow-stream:delay=0.01,tokens=20")
+    await chat.new_session("shared")
+    assert chat.session is not None
+    task = chat.submit("first")
+    await until(chat, lambda: chat.streaming)
+    await chat_wb.messages.append_message(USER, chat.session.session_id, "user", "from elsewhere")
+    reply = await task
+    assert reply is None  # the exchange is not the newest pair any more: the whole session is shown
+    contents = [t.content for t in chat.transcript]
+    assert contents[0] == "first" and "from elsewhere" in contents and len(contents) == 3
+
+
 async def test_callbacks_arriving_on_another_threads_loop_run_on_the_widgets_loop(chat_wb: Workbench) -> None:
     widget = ChatWidget(chat_wb, USER, model=SLOW)
     await widget.controller.idle()

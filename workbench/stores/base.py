@@ -99,8 +99,9 @@ class MessageCache(Protocol):
 
     name: str
 
-    async def get_history(self, user_id: str, session_id: str) -> list[Message] | None:
-        """The cached complete history, or ``None`` on a miss (or when the cache cannot be trusted)."""
+    async def get_history(self, user_id: str, session_id: str, *, last: int | None = None) -> list[Message] | None:
+        """The cached history (its newest ``last`` messages, if given), or ``None`` on a miss (or when
+        the cache cannot be trusted)."""
         ...
 
     async def fill_history(self, session: Session, messages: Sequence[Message]) -> None:

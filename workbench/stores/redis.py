@@ -19,6 +19,7 @@ import json
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from workbench.errors import ConfigurationError, StoreError, StoreUnavailableError
@@ -26,6 +27,7 @@ from workbench.models import Message, Role, Session, message_id_for
 from workbench.stores.base import read_datetime
 
 try:
+    import orjson
     from redis import exceptions as redis_errors
     from redis.asyncio import BlockingConnectionPool, Redis
     from redis.backoff import NoBackoff
@@ -83,13 +85,18 @@ return 1
 """
 )
 
-# KEYS: sessions, list, marker; ARGV: session_id, ttl. The items, or nil on a miss.
+# KEYS: sessions, list, marker; ARGV: session_id, ttl, last (0: all). On a hit, the offset of the
+# first item returned, then the items (the newest ``last``, or all); nil on a miss.
 _GET = """
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return false end
-local items = redis.call('LRANGE', KEYS[2], 0, -1)
-if #items == 0 then return false end
+local length = redis.call('LLEN', KEYS[2])
+if length == 0 then return false end
+local last = tonumber(ARGV[3])
+local offset = (last > 0 and last < length) and (length - last) or 0
+local items = redis.call('LRANGE', KEYS[2], offset, -1)
 redis.call('EXPIRE', KEYS[2], ARGV[2])
 redis.call('EXPIRE', KEYS[3], ARGV[2])
+table.insert(items, 1, offset)
 return items
 """
 
@@ -120,28 +127,45 @@ def _session_value(session: Session) -> str:
     return json.dumps({"name": session.name, "created_at": session.created_at.isoformat()}, ensure_ascii=False)
 
 
-def _parse(items: Sequence[str], user_id: str, session_id: str) -> list[Message] | None:
-    """The cached history, or ``None`` unless every item parses and seqs run 1..n (legacy lists don't)."""
+_ROLES = {role.value: role for role in Role}
+
+
+def _loads(raw: str) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:  # what orjson refuses and json reads (integers beyond 64 bits)
+        return json.loads(raw)
+
+
+def _parse(items: Sequence[str], user_id: str, session_id: str, *, offset: int = 0) -> list[Message] | None:
+    """The cached messages from seq ``offset + 1`` on, or ``None`` unless every item parses and seqs
+    run on without a gap (legacy lists have no seqs).
+
+    The hot path of a cache hit: orjson, and the common timestamp (UTC, as written) taken as is.
+    """
     messages = []
-    for expected, raw in enumerate(items, start=1):
-        try:
-            item = json.loads(raw)
-            if item.get("seq") != expected:
+    try:
+        for seq, raw in enumerate(items, start=offset + 1):
+            item = _loads(raw)
+            if item.get("seq") != seq:
                 return None
+            timestamp = datetime.fromisoformat(item["timestamp"] if "timestamp" in item else item["ts"])
+            if timestamp.tzinfo is not UTC:
+                timestamp = read_datetime(timestamp)
             messages.append(
                 Message(
-                    message_id=item.get("message_id") or message_id_for(session_id, expected),
-                    session_id=session_id,
-                    user_id=user_id,
-                    seq=expected,
-                    role=Role(item["role"]),
-                    content=item["content"],
-                    timestamp=read_datetime(item["timestamp"] if "timestamp" in item else item["ts"]),
-                    metadata=item.get("metadata") or {},
+                    item.get("message_id") or message_id_for(session_id, seq),
+                    session_id,
+                    user_id,
+                    seq,
+                    _ROLES[item["role"]],
+                    item["content"],
+                    timestamp,
+                    item.get("metadata") or {},
                 )
             )
-        except (ValueError, KeyError, TypeError, AttributeError):
-            return None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
     return messages
 
 
@@ -189,13 +213,13 @@ class RedisCache:
         messages = self._messages_key.format(user_id=user_id, session_id=session_id)
         return self._sessions_key.format(user_id=user_id), messages, f"{messages}:seq"
 
-    async def get_history(self, user_id: str, session_id: str) -> list[Message] | None:
+    async def get_history(self, user_id: str, session_id: str, *, last: int | None = None) -> list[Message] | None:
         sessions, messages, marker = self._keys(user_id, session_id)
         with _translated():
-            items = await self._get(keys=[sessions, messages, marker], args=[session_id, self._ttl])
-        if not items:
+            reply = await self._get(keys=[sessions, messages, marker], args=[session_id, self._ttl, last or 0])
+        if not reply:
             return None
-        history = _parse(items, user_id, session_id)
+        history = _parse(reply[1:], user_id, session_id, offset=int(reply[0]))
         if history is None:  # legacy or damaged: drop it, so the next read can cache the database's
             await self.invalidate(user_id, session_id)
         return history

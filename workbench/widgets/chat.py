@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import aclosing, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import ipywidgets as widgets
@@ -263,13 +263,11 @@ class ChatController:
             failure = f"The model call failed: {exc}"
         finally:
             self._streaming = reply.streaming = False
-        messages: list[Message] = []
+        stored: Message | None = None
         with self._reporting("Reloading the session"):
-            messages = await self._load_history()
+            stored = await self._load_exchange(before)
             self.sessions = await self.wb.sessions.list_sessions(self.user_id)
             self._emit("sessions")
-        # the chat service appends the question, then the reply (or nothing, when it failed)
-        stored = messages[-1] if len(messages) == before + 2 and messages[-1].role is Role.ASSISTANT else None
         if failure is not None:
             self._set_status(failure, "error")
         elif stopped:
@@ -278,6 +276,22 @@ class ChatController:
         elif stored is not None:
             self._set_status(turn_info(stored.metadata))
         return stored
+
+    async def _load_exchange(self, before: int) -> Message | None:
+        """Show the exchange as stored; returns the stored reply, if any.
+
+        The chat service appends the question at seq ``before + 1``, then the reply (or nothing,
+        when it failed): only those two are read, unless the session changed meanwhile.
+        """
+        assert self.session is not None
+        tail = await self.wb.messages.get_messages(self.user_id, self.session.session_id, last=2)
+        ours = [m for m in tail if m.seq > before]
+        if not ours or ours[0].seq != before + 1 or ours[0].role is not Role.USER:
+            ours = (await self._load_history())[before:]  # another writer was here: show it all
+        else:
+            self.transcript = self.transcript[:before] + [Turn.of(m) for m in ours]
+            self._emit("transcript")
+        return ours[1] if len(ours) == 2 and ours[1].role is Role.ASSISTANT else None
 
     async def idle(self) -> None:
         """Wait until the work widgets started (and any reply) is finished."""
@@ -356,6 +370,7 @@ class ChatWidget(widgets.VBox):
         ):
             widget.add_class(name)  # stable hooks for styling and for browser tests
         self._turns: list[widgets.HTML] = []
+        self._shown: list[Turn] = []  # what each of ``_turns`` shows: unchanged turns are not rendered again
         self._updating = False
         super().__init__(
             [
@@ -453,12 +468,10 @@ class ChatWidget(widgets.VBox):
             finally:
                 self._updating = False
         elif event == "transcript":
-            old, self._turns = self._turns, [widgets.HTML(_turn_html(t)) for t in c.transcript]
-            self.transcript.children = tuple(reversed(self._turns))
-            for turn in old:
-                turn.close()  # its model too, in the kernel and the front end
+            self._show_transcript()
         elif event == "delta" and self._turns:
             self._turns[-1].value = _turn_html(c.transcript[-1])
+            self._shown[-1] = replace(c.transcript[-1])
         elif event == "delete":
             if c.pending_delete is not None:
                 name = escape(c.pending_delete.name)
@@ -470,3 +483,15 @@ class ChatWidget(widgets.VBox):
             self.stop_button.disabled = not c.streaming
             self.send_button.disabled = c.streaming
             self.session_picker.disabled = c.streaming
+
+    def _show_transcript(self) -> None:
+        """Render the turns that changed; a long session's exchange does not re-render its history."""
+        turns = self.controller.transcript
+        keep = 0
+        while keep < min(len(turns), len(self._shown)) and turns[keep] == self._shown[keep]:
+            keep += 1
+        for widget in self._turns[keep:]:
+            widget.close()  # its model too, in the kernel and the front end
+        self._turns = self._turns[:keep] + [widgets.HTML(_turn_html(t)) for t in turns[keep:]]
+        self._shown = self._shown[:keep] + [replace(t) for t in turns[keep:]]
+        self.transcript.children = tuple(reversed(self._turns))
