@@ -10,8 +10,8 @@ token after 20 ms, as a fast hosted model gives).
 * **chat service**: ``wb.chat.send(user, session, text)``: stores the user's message, reads the
   history (cache hit), streams, stores the reply;
 * **widget controller**: ``ChatController.send(text)``, timed at its ``delta`` events (what a view
-  listens to); it also reloads the transcript and session list after the reply;
-* **chat widget**: the same, with the ipywidgets ``ChatWidget`` subscribed (it re-renders the
+  listens to); after the reply it reads the stored exchange (its two messages) and the session list;
+* **chat widget**: the same, with the ipywidgets ``ChatWidget`` subscribed (it renders the
   growing reply's HTML at every delta), without a browser.
 
 TTFT is from the call to the first piece of text; per-token overhead is the mean gap between

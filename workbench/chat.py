@@ -10,6 +10,7 @@ marked ``interrupted``; a failed call stores no reply and raises the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import re
 import time
@@ -21,7 +22,7 @@ from typing import Any, Unpack
 
 from workbench.errors import LLMError
 from workbench.llm import LLM, ChatDelta, ChatMessage, ChatOptions, Usage
-from workbench.models import Message, Role
+from workbench.models import Message, Role, check_content, message_id_for, utcnow
 from workbench.repositories import MessageRepository
 from workbench.settings import Settings
 
@@ -140,26 +141,43 @@ class ChatService:
     async def _exchange(
         self, user_id: str, session_id: str, text: str, options: ChatOptions
     ) -> AsyncIterator[ChatDelta | Message]:
-        """The reply's deltas, then the stored reply."""
+        """The reply's deltas, then the stored reply.
+
+        The question is stored while the request goes out (the first token waits for both, not
+        for one after the other); nothing is sent for a session that is not the user's or a
+        question that cannot be stored, and no text is shown before the question is stored.
+        """
         settings = self._settings
+        text = check_content(text, max_bytes=settings.max_content_bytes)
         async with self._lock(session_id):
-            await self._messages.append_message(user_id, session_id, Role.USER, text)
+            earlier = await self._messages.get_messages(user_id, session_id, last=settings.context_messages)
+            seq = earlier[-1].seq + 1 if earlier else 1
+            question = Message(message_id_for(session_id, seq), session_id, user_id, seq, Role.USER, text, utcnow())
             context = build_context(
-                # the newest message and the earlier ones the budget may take: no more is ever sent
-                await self._messages.get_messages(user_id, session_id, last=settings.context_messages + 1),
+                [*earlier, question],
                 system_prompt=settings.system_prompt,
                 max_messages=settings.context_messages,
                 max_tokens=settings.context_tokens,
             )
+            stored_question = asyncio.ensure_future(self._messages.append_message(user_id, session_id, Role.USER, text))
             reply = _Reply(model=options.get("model") or self._llm.model)
             try:
                 async with aclosing(self._llm.chat_completion_stream(context, **options)) as stream:
                     async for delta in stream:
+                        if not stored_question.done():
+                            await stored_question
                         reply.add(delta)
                         yield delta
+                await stored_question
             except (GeneratorExit, asyncio.CancelledError):
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(stored_question)  # the question is kept, as if stored first
                 if reply.text.strip():
                     await asyncio.shield(self._store(user_id, session_id, reply, interrupted=True))
+                raise
+            except Exception:
+                await asyncio.wait([stored_question])
+                stored_question.result()  # a question that could not be stored is the error to report
                 raise
             if not reply.text.strip():
                 raise LLMError(f"the model sent no text (finish reason: {reply.finish_reason})")

@@ -5,11 +5,22 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.openai_server import FakeOpenAIServer
-from workbench import LLMConnectionError, LLMError, LLMStatusError, Message, NotFoundError, Role, Workbench
+from workbench import (
+    LLMConnectionError,
+    LLMError,
+    LLMStatusError,
+    Message,
+    NotFoundError,
+    Role,
+    StoreUnavailableError,
+    ValidationError,
+    Workbench,
+)
 from workbench.chat import build_context, estimate_tokens
 
 SLOW = "slow-stream:delay=0.03,tokens=40"
@@ -200,3 +211,43 @@ async def test_another_users_session_is_not_found_and_nothing_is_sent(
     with pytest.raises(NotFoundError):
         await wb.chat.ask("mallory", sid, "hello")
     assert openai_server.chat_requests == [] and await history(wb, sid) == []
+
+
+async def test_the_question_is_stored_while_the_request_goes_out(
+    wb: Workbench, openai_server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sid = await wb.sessions.create_session("alice")
+    append = wb.messages.append_message
+
+    async def after_the_request_arrived(*args: Any, **kwargs: Any) -> Message:
+        async with asyncio.timeout(5):  # a service that stored first, then sent, would wait here forever
+            while not openai_server.chat_requests:  # noqa: ASYNC110 - recorded on the server's thread
+                await asyncio.sleep(0.005)
+        return await append(*args, **kwargs)
+
+    monkeypatch.setattr(wb.messages, "append_message", after_the_request_arrived)
+    reply = await wb.chat.ask("alice", sid, "overlap")
+    assert reply.content == "echo: overlap" and reply.seq == 2
+    assert await history(wb, sid) == [("user", "overlap"), ("assistant", "echo: overlap")]
+
+
+async def test_a_question_that_cannot_be_stored_shows_no_reply_and_stores_none(
+    wb: Workbench, openai_server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sid = await wb.sessions.create_session("alice")
+    with pytest.raises(ValidationError):
+        await wb.chat.ask("alice", sid, "x" * (wb.settings.max_content_bytes + 1))
+    assert openai_server.chat_requests == []  # refused before anything is sent
+
+    async def store_down(*args: Any, **kwargs: Any) -> Message:
+        await asyncio.sleep(0.05)  # fails while the reply is already streaming
+        raise StoreUnavailableError("database down", store="sqlite")
+
+    monkeypatch.setattr(wb.messages, "append_message", store_down)
+    received = []
+    with pytest.raises(StoreUnavailableError):
+        async for delta in wb.chat.send("alice", sid, "lost?", model=SLOW):
+            received.append(delta)
+    assert received == []  # no text is shown for a question that is not stored
+    monkeypatch.undo()
+    assert await history(wb, sid) == []

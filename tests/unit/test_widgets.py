@@ -161,7 +161,7 @@ async def test_empty_text_and_a_second_send_while_streaming_are_refused(chat_wb:
     chat = ChatController(chat_wb, USER, model=SLOW)
     assert await chat.send("   ") is None and chat.status.text == "Type a message first."
     task = chat.submit("first")
-    await until(chat, lambda: chat.streaming)
+    await until(chat, lambda: chat.streaming and chat.transcript[-1].content)  # text shows once "first" is stored
     assert await chat.send("second") is None and "still streaming" in chat.status.text
     chat.stop()
     await task
@@ -254,7 +254,7 @@ async def test_the_controller_shows_what_another_writer_added_meanwhile(chat_wb:
     await chat.new_session("shared")
     assert chat.session is not None
     task = chat.submit("first")
-    await until(chat, lambda: chat.streaming)
+    await until(chat, lambda: chat.streaming and chat.transcript[-1].content)  # text shows once "first" is stored
     await chat_wb.messages.append_message(USER, chat.session.session_id, "user", "from elsewhere")
     reply = await task
     assert reply is None  # the exchange is not the newest pair any more: the whole session is shown
