@@ -26,7 +26,7 @@ from workbench.models import (
     check_user_id,
     message_id_for,
 )
-from workbench.repositories import _outbox, insert_messages
+from workbench.repositories import insert_messages
 from workbench.stores.base import Database
 
 if TYPE_CHECKING:
@@ -108,8 +108,7 @@ async def import_session(
         )
         if not created:
             return False  # imported before (and perhaps deleted since): leave it as it is
-        await _outbox(tx, relay, "session", user_id, session_id)
-        await insert_messages(tx, relay, turns)
+        await insert_messages(tx, relay, turns, new_session=(user_id, session_id))
         await tx.commit()
     if notify:
         relay.notify()

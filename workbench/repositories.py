@@ -28,7 +28,7 @@ from workbench.models import (
     message_id_for,
     utcnow,
 )
-from workbench.stores.base import Database, MessageCache, Row, Transaction, read_datetime
+from workbench.stores.base import Database, MessageCache, Row, SessionKey, Transaction, read_datetime
 
 if TYPE_CHECKING:
     from workbench.outbox import OutboxRelay
@@ -124,43 +124,58 @@ async def _outbox(
     )
 
 
-async def insert_messages(tx: Transaction, relay: OutboxRelay, messages: Sequence[Message]) -> None:
-    """Insert ``messages`` (their seqs already claimed) and their outbox rows, inside ``tx``."""
-    await tx.execute_many(
-        "INSERT INTO messages (session_id, seq, message_id, user_id, role, content, created_at, metadata) "
-        "VALUES (:session_id, :seq, :message_id, :user_id, :role, :content, :created_at, :metadata)",
-        [
-            {
-                "session_id": m.session_id,
-                "seq": m.seq,
-                "message_id": m.message_id,
-                "user_id": m.user_id,
-                "role": str(m.role),
-                "content": m.content,
-                "created_at": m.timestamp,
-                "metadata": json.dumps(m.metadata, ensure_ascii=False),
-            }
-            for m in messages
-        ],
-    )
-    if relay.targets:  # one statement for every row (one round trip), in the order of the messages
-        now = utcnow()
+_INSERT_MESSAGES = (
+    "INSERT INTO messages (session_id, seq, message_id, user_id, role, content, created_at, metadata) "
+    "VALUES (:session_id, :seq, :message_id, :user_id, :role, :content, :created_at, :metadata)"
+)
+_INSERT_OUTBOX = (
+    "INSERT INTO outbox (target, kind, user_id, session_id, message_id, created_at) "
+    "VALUES (:target, :kind, :user_id, :session_id, :message_id, :created_at)"
+)
+
+
+async def insert_messages(
+    tx: Transaction, relay: OutboxRelay, messages: Sequence[Message], *, new_session: SessionKey | None = None
+) -> None:
+    """Insert ``messages`` (their seqs already claimed) and their outbox rows, inside ``tx``.
+
+    ``new_session`` ``(user_id, session_id)`` names a session created in ``tx``: its ``session``
+    outbox rows go first, in the same statement as the messages' (a bulk import writes a
+    conversation's outbox in one round trip). Rows are bound as tuples: no dict per row.
+    """
+    if messages:
         await tx.execute_many(
-            "INSERT INTO outbox (target, kind, user_id, session_id, message_id, created_at) "
-            "VALUES (:target, :kind, :user_id, :session_id, :message_id, :now)",
+            _INSERT_MESSAGES,
             [
-                {
-                    "target": t,
-                    "kind": "message",
-                    "user_id": m.user_id,
-                    "session_id": m.session_id,
-                    "message_id": m.message_id,
-                    "now": now,
-                }
+                (
+                    m.session_id,
+                    m.seq,
+                    m.message_id,
+                    m.user_id,
+                    str(m.role),
+                    m.content,
+                    m.timestamp,
+                    json.dumps(m.metadata, ensure_ascii=False) if m.metadata else "{}",
+                )
                 for m in messages
-                for t in relay.targets
             ],
         )
+    targets = relay.targets
+    if not targets:
+        return
+    from workbench.outbox import CACHE_TARGET  # that module imports this one
+
+    now = utcnow()
+    events = [(t, "session", *new_session, None, now) for t in targets] if new_session else []
+    # one statement for every row (one round trip), in the order of the messages
+    per_message = [t for t in targets if t != CACHE_TARGET]
+    events += [(t, "message", m.user_id, m.session_id, m.message_id, now) for m in messages for t in per_message]
+    if CACHE_TARGET in targets:  # the relay repairs a cached list per session: one row per session is enough
+        last = {(m.user_id, m.session_id): m.message_id for m in messages}
+        last.pop(new_session, None)  # its session row stands for them
+        events += [(CACHE_TARGET, "message", u, s, mid, now) for (u, s), mid in last.items()]
+    if events:
+        await tx.execute_many(_INSERT_OUTBOX, events)
 
 
 class SessionRepository(_Backend):

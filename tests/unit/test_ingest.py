@@ -164,3 +164,54 @@ async def test_load_the_bundled_sample(wb: Workbench) -> None:
     assert users["sessions"].sum() == 360 and users["messages"].sum() == 7920
     assert len(await wb.search.search("数据", limit=5)) == 5
     assert (await load_sample(wb, progress=False))["imported"] == 0
+
+
+async def test_import_writes_session_rows_first_in_one_outbox_statement(wb: Workbench) -> None:
+    stores = await wb.stores()
+    assert await _import(wb) is True
+    sid = session_id_for("dora", "conv-1")
+    rows = await stores.db.execute_query("SELECT target, kind, message_id FROM outbox ORDER BY id")
+    targets = stores.relay.targets
+    assert [(r["target"], r["kind"], r["message_id"]) for r in rows] == [
+        *[(t, "session", None) for t in targets],
+        *[(t, "message", f"msg_{sid}_{seq}") for seq in (1, 2, 3) for t in targets if t != "cache"],
+    ]
+
+
+async def test_execute_many_binds_tuples_by_position_on_sqlite(wb: Workbench) -> None:
+    from datetime import timezone
+
+    from workbench.stores.base import positional
+
+    assert positional("SELECT :a, :b::text, x:y, :a", "?") == "SELECT ?, ?::text, x:y, ?"
+    db = (await wb.stores()).db
+    paris = timezone(timedelta(hours=2))
+    sql = (
+        "INSERT INTO outbox (target, kind, user_id, session_id, message_id, created_at) "
+        "VALUES (:target, :kind, :user_id, :session_id, :message_id, :created_at)"
+    )
+    async with db.transaction() as tx:
+        assert (
+            await tx.execute_many(
+                sql,
+                [("t", "message", "u", "s", "it's 'x'", T0), ("t", "message", "u", "s", None, T0.astimezone(paris))],
+            )
+            == 2
+        )
+        await tx.execute_many(
+            sql,
+            [
+                {
+                    "target": "t",
+                    "kind": "session",
+                    "user_id": "u",
+                    "session_id": "s",
+                    "message_id": None,
+                    "created_at": T0,
+                }
+            ],
+        )
+        await tx.commit()
+    rows = await db.execute_query("SELECT message_id, created_at FROM outbox WHERE target = 't' ORDER BY id")
+    assert [r["message_id"] for r in rows] == ["it's 'x'", None, None]
+    assert {r["created_at"] for r in rows} == {"2026-05-04 08:30:00.123000"}  # UTC text, whichever zone came in

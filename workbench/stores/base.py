@@ -4,14 +4,18 @@
 * :class:`MessageCache` -- an optional cache that holds a session's complete history or nothing.
 * :class:`Projection` -- a derived store (search, graph) fed from the outbox, rebuildable at any time.
 
-SQL is written once with ``:name`` placeholders; every value travels as a parameter.
+SQL is written once with ``:name`` placeholders; every value travels as a parameter, by name
+(a mapping) or, for :meth:`Transaction.execute_many`, by position (a tuple per row: the fastest
+way to send many rows, with no dict per row).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from workbench.models import Message, Session
@@ -21,18 +25,29 @@ __all__ = [
     "MessageCache",
     "Projection",
     "Row",
+    "Rows",
     "SessionKey",
     "Transaction",
     "bind",
+    "bind_rows",
+    "positional",
     "read_datetime",
 ]
 
 Row = dict[str, Any]
 Params = Mapping[str, Any] | None
+# many rows for one statement: each a mapping (bound by name) or a tuple (bound by position)
+Rows = Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]]
 SessionKey = tuple[str, str]  # (user_id, session_id)
 
 
 SQL_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+PLACEHOLDER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")  # ``:name``, not ``::cast`` nor ``a:b``
+
+
+def _bind_datetime(value: datetime, datetimes_as_text: bool) -> datetime | str:
+    naive = value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    return naive.strftime(SQL_DATETIME_FORMAT) if datetimes_as_text else naive
 
 
 def bind(params: Params, *, datetimes_as_text: bool) -> dict[str, Any]:
@@ -40,9 +55,23 @@ def bind(params: Params, *, datetimes_as_text: bool) -> dict[str, Any]:
     bound = dict(params or {})
     for key, value in bound.items():
         if isinstance(value, datetime):
-            naive = value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-            bound[key] = naive.strftime(SQL_DATETIME_FORMAT) if datetimes_as_text else naive
+            bound[key] = _bind_datetime(value, datetimes_as_text)
     return bound
+
+
+def bind_rows(rows: Sequence[Sequence[Any]], *, datetimes_as_text: bool) -> list[tuple[Any, ...]]:
+    """Positional rows ready for the driver, datetimes as :func:`bind` makes them."""
+    return [tuple(_bind_datetime(v, datetimes_as_text) if isinstance(v, datetime) else v for v in row) for row in rows]
+
+
+@lru_cache(maxsize=512)
+def positional(sql: str, marker: str) -> str:
+    """``sql`` with each ``:name`` placeholder replaced by the driver's positional ``marker`` (``?``, ``%s``).
+
+    Positional rows then give one value per placeholder, in the order the placeholders appear
+    (a name written twice takes two values).
+    """
+    return PLACEHOLDER.sub(lambda _: marker, sql)
 
 
 def read_datetime(value: datetime | str) -> datetime:
@@ -59,7 +88,12 @@ class Transaction(Protocol):
 
     async def execute_update(self, sql: str, params: Params = None) -> int: ...
 
-    async def execute_many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> int: ...
+    async def execute_many(self, sql: str, rows: Rows) -> int:
+        """Run ``sql`` once per row (a multi-row ``INSERT`` is one round trip); the rows it touched.
+
+        Rows are all mappings (bound by name) or all tuples (bound by position: see :func:`positional`).
+        """
+        ...
 
     async def execute_insert(self, sql: str, params: Params = None) -> int:
         """Run ``sql`` and return the id it generated (``LAST_INSERT_ID()``, or 0 if no row matched)."""

@@ -9,16 +9,16 @@ so a hung server fails the call instead of the process; a connection left mid-st
 from __future__ import annotations
 
 import asyncio
-import re
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from workbench.errors import ConfigurationError, StoreError, StoreUnavailableError
-from workbench.stores.base import Params, Row, bind
+from workbench.stores.base import PLACEHOLDER, Params, Row, Rows, bind, positional
 
 try:
     import aiomysql
@@ -29,7 +29,6 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 
 __all__ = ["MySQLDatabase", "parse_mysql_url"]
 
-_PLACEHOLDER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _DRIVER_ERRORS = (pymysql.err.MySQLError, OSError)  # OSError covers TimeoutError
 # server errors worth a retry: too many connections, shutdown, lock wait timeout, deadlock,
 # connection killed, statement timeout (max_statement_time)
@@ -40,7 +39,7 @@ _LOCK_WAIT_SECONDS = 60
 @lru_cache(maxsize=512)
 def to_pyformat(sql: str) -> str:
     """``:name`` placeholders as PyMySQL's ``%(name)s``, with literal ``%`` escaped."""
-    return _PLACEHOLDER.sub(r"%(\1)s", sql.replace("%", "%%"))
+    return PLACEHOLDER.sub(r"%(\1)s", sql.replace("%", "%%"))
 
 
 def parse_mysql_url(url: str) -> dict[str, Any]:
@@ -72,10 +71,23 @@ def _unavailable(exc: BaseException) -> bool:
 
 class _Cursor(aiomysql.Cursor):
     """A cursor that does not fetch the server's warnings: its notes (``IF NOT EXISTS``,
-    ``INSERT IGNORE``) are expected, and aiomysql would spend a ``SHOW WARNINGS`` round trip on each."""
+    ``INSERT IGNORE``) are expected, and aiomysql would spend a ``SHOW WARNINGS`` round trip on each.
+
+    Positional rows are escaped as PyMySQL does, an aware datetime first made naive UTC in the
+    same pass (as :func:`~workbench.stores.base.bind` does for named parameters): no copy of a row.
+    """
 
     async def _show_warnings(self, conn: aiomysql.Connection) -> None:
         return None
+
+    def _escape_args(self, args: Any, conn: aiomysql.Connection) -> Any:
+        if isinstance(args, tuple | list):
+            escape = conn.escape
+            return tuple(
+                escape(v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) and v.tzinfo else v)
+                for v in args
+            )
+        return super()._escape_args(args, conn)
 
 
 class _DictCursor(aiomysql.DictCursor, _Cursor):
@@ -119,11 +131,15 @@ class _MySQLTransaction:
             count = await cur.execute(to_pyformat(sql), bind(params, datetimes_as_text=False))
             return int(cur.lastrowid or 0) if count > 0 else 0
 
-    async def execute_many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> int:
+    async def execute_many(self, sql: str, rows: Rows) -> int:
         if not rows:
             return 0
+        if isinstance(rows[0], Mapping):
+            statement, args = to_pyformat(sql), [bind(r, datetimes_as_text=False) for r in rows]
+        else:  # tuples, passed as they are: the cursor converts datetimes as it escapes (no dict, no copy)
+            statement, args = positional(sql.replace("%", "%%"), "%s"), rows
         async with self._deadline(), self._conn.cursor(_Cursor) as cur:
-            return await cur.executemany(to_pyformat(sql), [bind(r, datetimes_as_text=False) for r in rows])
+            return await cur.executemany(statement, args)
 
     async def begin(self) -> None:
         async with self._deadline():

@@ -11,7 +11,7 @@ import contextlib
 import fcntl
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -19,7 +19,7 @@ from typing import Any, Literal
 import aiosqlite
 
 from workbench.errors import StoreError, StoreUnavailableError
-from workbench.stores.base import Params, Row, bind
+from workbench.stores.base import Params, Row, Rows, bind, bind_rows, positional
 
 __all__ = ["SQLiteDatabase"]
 
@@ -53,8 +53,11 @@ class _SQLiteTransaction:
         cursor = await self._conn.execute(sql, bind(params, datetimes_as_text=True))
         return int(cursor.lastrowid or 0) if cursor.rowcount > 0 else 0
 
-    async def execute_many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> int:
-        cursor = await self._conn.executemany(sql, [bind(r, datetimes_as_text=True) for r in rows])
+    async def execute_many(self, sql: str, rows: Rows) -> int:
+        if rows and not isinstance(rows[0], Mapping):  # tuples: ``?`` placeholders, bound by position
+            cursor = await self._conn.executemany(positional(sql, "?"), bind_rows(rows, datetimes_as_text=True))
+        else:
+            cursor = await self._conn.executemany(sql, [bind(r, datetimes_as_text=True) for r in rows])
         return cursor.rowcount
 
     async def commit(self) -> None:
