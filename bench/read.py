@@ -230,8 +230,8 @@ async def _measure(
     items = await redis.lrange(key, 0, -1)
 
     async def ctx_script(i: int) -> None:
-        got = await cache._get(keys=[sessions_key, key, marker], args=[sid, cache._ttl])
-        assert len(got) == size
+        got = await cache._get(keys=[sessions_key, key, marker], args=[sid, cache._ttl, 0])
+        assert len(got) == size + 1  # the offset, then the items
 
     async def ctx_parse(i: int) -> None:
         from workbench.stores.redis import _parse

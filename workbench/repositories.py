@@ -45,7 +45,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _SESSION_COLUMNS = "session_id, user_id, name, created_at, updated_at, last_seq"
-_SESSION_AS_S = ", ".join(f"s.{c} AS s_{c}" for c in _SESSION_COLUMNS.split(", "))
 _MESSAGE_COLUMNS = "m.session_id, m.seq, m.message_id, m.user_id, m.role, m.content, m.created_at, m.metadata"
 _NOT_FOUND = "no session {session_id} for user {user_id!r}"
 
@@ -73,7 +72,7 @@ def message_from_row(row: Row) -> Message:
         role=_ROLES[row["role"]],
         content=row["content"],
         timestamp=read_datetime(row["created_at"]),
-        metadata=json.loads(row["metadata"]) if row["metadata"] else {},
+        metadata=json.loads(row["metadata"]) if row["metadata"] not in (None, "", "{}") else {},
     )
 
 
@@ -219,14 +218,7 @@ class SessionRepository(_Backend):
         """One of the user's sessions; :class:`NotFoundError` for anyone else's."""
         user_id, session_id = check_user_id(user_id), check_session_id(session_id)
         db, _, _ = await self.stores()
-        rows = await db.execute_query(
-            f"SELECT {_SESSION_COLUMNS} FROM sessions "  # noqa: S608
-            "WHERE session_id = :session_id AND user_id = :user_id AND is_active = 1",
-            {"session_id": session_id, "user_id": user_id},
-        )
-        if not rows:
-            raise NotFoundError(_NOT_FOUND.format(session_id=session_id, user_id=user_id))
-        return session_from_row(rows[0])
+        return await _owned_session(db, user_id, session_id)
 
     async def rename_session(self, user_id: str, session_id: str, name: str) -> Session:
         user_id, session_id, name = check_user_id(user_id), check_session_id(session_id), check_session_name(name)
@@ -332,34 +324,43 @@ class MessageRepository(_Backend):
                 cached = None
             if cached is not None:
                 return cached
-        session, messages = await self._read_history(db, user_id, session_id, last)
+        messages = await self._read_history(db, user_id, session_id, last)
         # history the seed left in Elasticsearch only is imported first (while ES is down, that raises)
         if not messages and self._import_legacy is not None and await self._import_legacy(user_id, session_id):
-            session, messages = await self._read_history(db, user_id, session_id, last)
-        if last is None and cache is not None and relay.cache_trusted(session_id):
+            messages = await self._read_history(db, user_id, session_id, last)
+        if messages and last is None and cache is not None and relay.cache_trusted(session_id):
             try:
-                await cache.fill_history(session, messages)
-            except StoreError as exc:
+                await cache.fill_history(await _owned_session(db, user_id, session_id), messages)
+            except (StoreError, NotFoundError) as exc:  # NotFound: deleted since; its tombstone keeps it out
                 logger.warning("cache fill failed (%s)", exc)
         return messages
 
     @staticmethod
-    async def _read_history(
-        db: Database, user_id: str, session_id: str, last: int | None
-    ) -> tuple[Session, list[Message]]:
-        """The session and its messages (the newest ``last``, or all), in one statement (one snapshot)."""
+    async def _read_history(db: Database, user_id: str, session_id: str, last: int | None) -> list[Message]:
+        """The user's session's messages (the newest ``last``, or all), in one statement (one snapshot)."""
         newest = "AND m.seq > s.last_seq - :last " if last is not None else ""
         rows = await db.execute_query(
-            f"SELECT {_SESSION_AS_S}, {_MESSAGE_COLUMNS} FROM sessions s "  # noqa: S608
-            f"LEFT JOIN messages m ON m.session_id = s.session_id {newest}"
+            f"SELECT {_MESSAGE_COLUMNS} FROM sessions s "  # noqa: S608
+            f"JOIN messages m ON m.session_id = s.session_id {newest}"
             "WHERE s.session_id = :session_id AND s.user_id = :user_id AND s.is_active = 1 "
             "ORDER BY m.seq",
             {"session_id": session_id, "user_id": user_id, "last": last},
         )
         if not rows:
-            raise NotFoundError(_NOT_FOUND.format(session_id=session_id, user_id=user_id))
-        session = session_from_row({k[2:]: v for k, v in rows[0].items() if k.startswith("s_")})
-        return session, [message_from_row(r) for r in rows if r["seq"] is not None]
+            await _owned_session(db, user_id, session_id)  # an empty session, or NotFound
+        return [message_from_row(r) for r in rows]
+
+
+async def _owned_session(db: Database, user_id: str, session_id: str) -> Session:
+    """The user's active session; :class:`NotFoundError` for anyone else's."""
+    rows = await db.execute_query(
+        f"SELECT {_SESSION_COLUMNS} FROM sessions "  # noqa: S608
+        "WHERE session_id = :session_id AND user_id = :user_id AND is_active = 1",
+        {"session_id": session_id, "user_id": user_id},
+    )
+    if not rows:
+        raise NotFoundError(_NOT_FOUND.format(session_id=session_id, user_id=user_id))
+    return session_from_row(rows[0])
 
 
 async def load_messages(db: Database, message_ids: Sequence[str]) -> list[Message]:

@@ -91,7 +91,7 @@ _GET = """
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return false end
 local length = redis.call('LLEN', KEYS[2])
 if length == 0 then return false end
-local last = tonumber(ARGV[3])
+local last = tonumber(ARGV[3]) or 0
 local offset = (last > 0 and last < length) and (length - last) or 0
 local items = redis.call('LRANGE', KEYS[2], offset, -1)
 redis.call('EXPIRE', KEYS[2], ARGV[2])
@@ -106,6 +106,36 @@ if redis.call('GET', KEYS[2]) == 'deleted' then return 0 end
 return redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 """
 
+# KEYS: sessions, list, marker; ARGV: session_id, committed last seq or 'deleted', ttl. The relay's repair:
+# a tombstone for a deleted session; else the marker raised to the committed seq (so no fill read before that
+# commit can land later) and the list dropped if it is shorter (a writer died or failed before extending it).
+# Returns 1 kept (or nothing cached), 0 tombstoned or already deleted, -1 list dropped.
+_REPAIR = (
+    _FAILED
+    + """
+local marker = redis.call('GET', KEYS[3])
+if marker == 'deleted' then return 0 end
+if ARGV[2] == 'deleted' then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('DEL', KEYS[2])
+  if failed(redis.pcall('SET', KEYS[3], 'deleted', 'EX', ARGV[3])) then return -1 end
+  return 0
+end
+local seq = tonumber(ARGV[2])
+local current = tonumber(marker)
+if (not current or current < seq) and failed(redis.pcall('SET', KEYS[3], seq, 'EX', ARGV[3])) then
+  redis.call('DEL', KEYS[2])
+  return -1
+end
+local length = redis.call('LLEN', KEYS[2])
+if length > 0 and length < seq then
+  redis.call('DEL', KEYS[2])
+  return -1
+end
+return 1
+"""
+)
+
 
 @contextmanager
 def _translated() -> Iterator[None]:
@@ -117,10 +147,20 @@ def _translated() -> Iterator[None]:
         raise StoreError(str(exc), store="redis") from exc
 
 
-def _item(message: Message) -> str:
-    record = message.to_dict()
-    record.update(seq=message.seq, message_id=message.message_id, metadata=message.metadata)
-    return json.dumps(record, ensure_ascii=False)
+def _item(message: Message) -> bytes:
+    """The cached JSON of one message: the seed's fields, then seq, id and metadata."""
+    record = {
+        "role": message.role.value,
+        "content": message.content,
+        "timestamp": message.timestamp.isoformat(),
+        "seq": message.seq,
+        "message_id": message.message_id,
+        "metadata": message.metadata,
+    }
+    try:
+        return orjson.dumps(record)
+    except orjson.JSONEncodeError:  # what orjson refuses and json writes (integers beyond 64 bits)
+        return json.dumps(record, ensure_ascii=False).encode()
 
 
 def _session_value(session: Session) -> str:
@@ -183,6 +223,7 @@ class RedisCache:
         self._fill = client.register_script(_FILL)
         self._get = client.register_script(_GET)
         self._save = client.register_script(_SAVE)
+        self._repair = client.register_script(_REPAIR)
 
     @classmethod
     def from_url(
@@ -249,6 +290,25 @@ class RedisCache:
             async with self._client.pipeline(transaction=True) as pipe:
                 pipe.hdel(sessions, session_id).delete(key).set(marker, _DELETED, ex=self._ttl)
                 await pipe.execute()
+
+    async def repair(self, sessions: Sequence[tuple[str, str, int | None]]) -> list[int]:
+        """Bring cached entries in line with committed state, one pipelined round trip.
+
+        ``sessions`` holds ``(user_id, session_id, last_seq)`` as read from the database after
+        the changes committed, ``last_seq`` ``None`` for a deleted (or unknown) session. A list
+        shorter than ``last_seq`` is dropped, the marker is raised to it, a deleted session is
+        tombstoned. Returns each script's answer (1 kept, 0 tombstoned, -1 dropped).
+        """
+        if not sessions:
+            return []
+        with _translated():
+            async with self._client.pipeline(transaction=False) as pipe:
+                for user_id, session_id, last_seq in sessions:
+                    seq = _DELETED if last_seq is None else last_seq
+                    await self._repair(
+                        keys=list(self._keys(user_id, session_id)), args=[session_id, seq, self._ttl], client=pipe
+                    )
+                return [int(r) for r in await pipe.execute()]
 
     async def invalidate(self, user_id: str, session_id: str) -> None:
         """Drop the list; the marker stays, as it only ever keeps stale fills out."""
