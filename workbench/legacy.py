@@ -28,8 +28,8 @@ from tqdm.auto import tqdm
 from workbench.errors import ConfigurationError, ValidationError
 from workbench.models import Message, check_role, message_id_for
 from workbench.repositories import (
-    _MESSAGE_COLUMNS,
-    _SESSION_COLUMNS,
+    MESSAGE_COLUMNS,
+    SESSION_COLUMNS,
     MessageRepository,
     insert_messages,
     message_from_row,
@@ -279,7 +279,7 @@ async def _session_pages(db: Database, scope: str, params: dict[str, Any], size:
     """The active sessions in ``scope``, ``size`` at a time, by keyset on the session id."""
     after = ""
     while rows := await db.execute_query(
-        f"SELECT {_SESSION_COLUMNS} FROM sessions s WHERE s.is_active = 1{scope} "  # noqa: S608 - constants
+        f"SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.is_active = 1{scope} "  # noqa: S608 - constants
         "AND s.session_id > :after ORDER BY s.session_id LIMIT :limit",
         {**params, "after": after, "limit": size},
     ):
@@ -291,7 +291,7 @@ async def _message_pages(db: Database, scope: str, params: dict[str, Any], size:
     """Their messages, ``size`` at a time, by keyset on (session id, seq)."""
     session_id, seq = "", 0
     while rows := await db.execute_query(
-        f"SELECT {_MESSAGE_COLUMNS} FROM messages m JOIN sessions s ON s.session_id = m.session_id "  # noqa: S608
+        f"SELECT {MESSAGE_COLUMNS} FROM messages m JOIN sessions s ON s.session_id = m.session_id "  # noqa: S608
         f"WHERE s.is_active = 1{scope} AND (m.session_id > :sid OR (m.session_id = :sid AND m.seq > :seq)) "
         "ORDER BY m.session_id, m.seq LIMIT :limit",
         {**params, "sid": session_id, "seq": seq, "limit": size},

@@ -44,8 +44,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_SESSION_COLUMNS = "session_id, user_id, name, created_at, updated_at, last_seq"
-_MESSAGE_COLUMNS = "m.session_id, m.seq, m.message_id, m.user_id, m.role, m.content, m.created_at, m.metadata"
+SESSION_COLUMNS = "session_id, user_id, name, created_at, updated_at, last_seq"
+MESSAGE_COLUMNS = "m.session_id, m.seq, m.message_id, m.user_id, m.role, m.content, m.created_at, m.metadata"
 _NOT_FOUND = "no session {session_id} for user {user_id!r}"
 
 
@@ -208,7 +208,7 @@ class SessionRepository(_Backend):
         user_id = check_user_id(user_id)
         db, _, _ = await self.stores()
         rows = await db.execute_query(
-            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE user_id = :user_id AND is_active = 1 "  # noqa: S608
+            f"SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = :user_id AND is_active = 1 "  # noqa: S608
             "ORDER BY updated_at DESC, created_at DESC, session_id",
             {"user_id": user_id},
         )
@@ -232,7 +232,7 @@ class SessionRepository(_Backend):
             if not changed:
                 raise NotFoundError(_NOT_FOUND.format(session_id=session_id, user_id=user_id))
             rows = await tx.execute_query(
-                f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE session_id = :session_id",  # noqa: S608
+                f"SELECT {SESSION_COLUMNS} FROM sessions WHERE session_id = :session_id",  # noqa: S608
                 {"session_id": session_id},
             )
             await _outbox(tx, relay, "session", user_id, session_id)
@@ -340,7 +340,7 @@ class MessageRepository(_Backend):
         """The user's session's messages (the newest ``last``, or all), in one statement (one snapshot)."""
         newest = "AND m.seq > s.last_seq - :last " if last is not None else ""
         rows = await db.execute_query(
-            f"SELECT {_MESSAGE_COLUMNS} FROM sessions s "  # noqa: S608
+            f"SELECT {MESSAGE_COLUMNS} FROM sessions s "  # noqa: S608
             f"JOIN messages m ON m.session_id = s.session_id {newest}"
             "WHERE s.session_id = :session_id AND s.user_id = :user_id AND s.is_active = 1 "
             "ORDER BY m.seq",
@@ -354,7 +354,7 @@ class MessageRepository(_Backend):
 async def _owned_session(db: Database, user_id: str, session_id: str) -> Session:
     """The user's active session; :class:`NotFoundError` for anyone else's."""
     rows = await db.execute_query(
-        f"SELECT {_SESSION_COLUMNS} FROM sessions "  # noqa: S608
+        f"SELECT {SESSION_COLUMNS} FROM sessions "  # noqa: S608
         "WHERE session_id = :session_id AND user_id = :user_id AND is_active = 1",
         {"session_id": session_id, "user_id": user_id},
     )
@@ -368,7 +368,7 @@ async def load_messages(db: Database, message_ids: Sequence[str]) -> list[Messag
     params = {f"m{i}": mid for i, mid in enumerate(message_ids)}
     placeholders = ", ".join(f":{name}" for name in params)
     rows = await db.execute_query(
-        f"SELECT {_MESSAGE_COLUMNS} FROM messages m JOIN sessions s ON s.session_id = m.session_id "  # noqa: S608
+        f"SELECT {MESSAGE_COLUMNS} FROM messages m JOIN sessions s ON s.session_id = m.session_id "  # noqa: S608
         f"WHERE m.message_id IN ({placeholders}) AND s.is_active = 1 ORDER BY m.session_id, m.seq",
         params,
     )

@@ -18,7 +18,7 @@ from elasticsearch import AsyncElasticsearch
 from workbench.analysis.common import Filters
 from workbench.analysis.search import Interval, LatencyBy, VolumeBy
 from workbench.stores.base import Row
-from workbench.stores.elasticsearch import _errors
+from workbench.stores.elasticsearch import translated_errors
 
 __all__ = ["ElasticsearchSearchBackend"]
 
@@ -50,7 +50,7 @@ class ElasticsearchSearchBackend:
         self.index = index
 
     async def _search(self, **request: Any) -> dict[str, Any]:
-        with _errors():
+        with translated_errors():
             response = await self.client.search(index=self.index, **request)
         return response.body
 

@@ -116,7 +116,8 @@ def _translate(exc: Exception) -> StoreError:
 
 
 @contextmanager
-def _errors() -> Iterator[None]:
+def translated_errors() -> Iterator[None]:
+    """Elasticsearch client errors inside come out as the workbench's :class:`StoreError` tree."""
     try:
         yield
     except (TimeoutError, ApiError, TransportError, ScanError) as exc:
@@ -167,7 +168,7 @@ class ElasticsearchIndex:
 
     async def ensure_schema(self) -> None:
         """Create the index with its mapping if missing; add fields an older index lacks."""
-        with _errors():
+        with translated_errors():
             if not await self.client.indices.exists(index=self.index):
                 try:
                     await self.client.indices.create(index=self.index, mappings=INDEX_MAPPING, settings=INDEX_SETTINGS)
@@ -190,25 +191,24 @@ class ElasticsearchIndex:
     # -- writes -------------------------------------------------------------------------------
 
     async def upsert_sessions(self, sessions: Sequence[Session]) -> None:
-        actions = []
-        for session in sessions:
-            doc = session_document(session)
-            actions.append(
-                {
-                    "_op_type": "update",
-                    "_id": session_doc_id(session.user_id, session.session_id),
-                    "doc": doc,
-                    "upsert": {**doc, "message_count": session.message_count, "messages": []},
-                    "retry_on_conflict": 3,
-                }
-            )
-        await self._bulk(actions)
+        await self.upsert_messages((), sessions)
 
-    async def upsert_messages(self, messages: Sequence[Message]) -> None:
-        """Index the messages, then bring each touched session document's counters forward."""
+    async def upsert_messages(self, messages: Sequence[Message], sessions: Sequence[Session] = ()) -> None:
+        """Index the messages, and update each touched session document once, in one bulk request.
+
+        A session document gets the fields of ``sessions`` (changes applied before the messages)
+        and the counters of its latest message here: one update per document, as a second update
+        of a document not yet refreshed would make Elasticsearch refresh the shard first.
+        """
         actions: list[dict[str, Any]] = [
             {"_op_type": "index", "_id": m.message_id, "_source": message_document(m)} for m in messages
         ]
+        docs: dict[SessionKey, dict[str, Any]] = {}
+        upserts: dict[SessionKey, dict[str, Any]] = {}  # what a session change creates a missing document with
+        for session in sessions:
+            key = (session.user_id, session.session_id)
+            docs[key] = session_document(session)
+            upserts[key] = {"message_count": session.message_count, "messages": []}
         latest: dict[SessionKey, Message] = {}
         for m in messages:
             key = (m.user_id, m.session_id)
@@ -216,23 +216,24 @@ class ElasticsearchIndex:
                 latest[key] = m
         for (user_id, session_id), last in latest.items():
             stamp = last.timestamp.isoformat()
-            doc = {
+            base = docs.get((user_id, session_id)) or {
                 "doc_type": "session",
                 "user_id": user_id,
                 "session_id": session_id,
+            }
+            docs[(user_id, session_id)] = {
+                **base,
                 "message_count": last.seq,
                 "last_message_at": stamp,
                 "updated_at": stamp,
             }
-            actions.append(
-                {
-                    "_op_type": "update",
-                    "_id": session_doc_id(user_id, session_id),
-                    "doc": doc,
-                    "doc_as_upsert": True,
-                    "retry_on_conflict": 3,
-                }
-            )
+        for key, doc in docs.items():
+            action = {"_op_type": "update", "_id": session_doc_id(*key), "doc": doc, "retry_on_conflict": 3}
+            if key in upserts:
+                action["upsert"] = {**upserts[key], **doc}
+            else:
+                action["doc_as_upsert"] = True
+            actions.append(action)
         await self._bulk(actions)
 
     async def delete_sessions(self, sessions: Sequence[SessionKey]) -> None:
@@ -245,7 +246,7 @@ class ElasticsearchIndex:
             chunk = sessions[start : start + _KEYS_PER_QUERY]
             query = _sessions_query(chunk)
             if await self._has_delete_by_query():
-                with _errors():
+                with translated_errors():
                     await self.client.delete_by_query(index=self.index, query=query, conflicts="proceed", refresh=True)
                 continue
             ids = {session_doc_id(u, s) for u, s in chunk}
@@ -254,7 +255,7 @@ class ElasticsearchIndex:
 
     async def clear(self) -> None:
         """Delete the index and create it again, empty."""
-        with _errors():
+        with translated_errors():
             await self.client.options(ignore_status=404).indices.delete(index=self.index)
         self._ready = False
         await self.ensure_schema()
@@ -264,7 +265,7 @@ class ElasticsearchIndex:
             return
         await self._ensure_ready()
         failed: list[dict[str, Any]] = []
-        with _errors():
+        with translated_errors():
             async for _, item in async_streaming_bulk(
                 self.client,
                 actions,
@@ -287,19 +288,19 @@ class ElasticsearchIndex:
 
     async def refresh(self) -> None:
         """Make every write so far visible to searches (writes themselves do not wait for it)."""
-        with _errors():
+        with translated_errors():
             await self.client.indices.refresh(index=self.index)
 
     async def scan(self, query: Mapping[str, Any], **search: Any) -> AsyncIterator[dict[str, Any]]:
         """Every hit of ``query`` (a query clause), in no particular order, through a scroll."""
-        with _errors():
+        with translated_errors():
             async for hit in async_scan(self.client, query={"query": query}, index=self.index, scroll="2m", **search):
                 yield hit
 
     async def _has_delete_by_query(self) -> bool:
         """Whether every node has the ``reindex`` module (asked once)."""
         if self._delete_by_query is None:
-            with _errors():
+            with translated_errors():
                 info = await self.client.nodes.info(metric="plugins", filter_path="nodes.*.modules.name")
             nodes = info.body.get("nodes", {}).values()
             self._delete_by_query = bool(nodes) and all(
@@ -310,7 +311,7 @@ class ElasticsearchIndex:
     async def ping(self) -> dict[str, Any]:
         """Server version, cluster status, round-trip time and the index's document count."""
         start = time.perf_counter()
-        with _errors():
+        with translated_errors():
             health = await self.client.cluster.health()
             latency_ms = (time.perf_counter() - start) * 1000
             nodes = await self.client.nodes.info(filter_path="nodes.*.version")
