@@ -177,19 +177,26 @@ class OutboxRelay:
             await self._apply_to_cache(events)
             return
         projection = self._projections[target]
+        sessions: list = []  # a session run is written with the message run after it: one bulk request
         for kind, batch in _runs(events):
+            if kind == "session":
+                sessions = await self._load_sessions(sorted({e["session_id"] for e in batch}))
+                continue
             if kind == "message":
                 messages = await load_messages(self._db, [e["message_id"] for e in batch])
-                if messages:
-                    await projection.upsert_messages(messages)
-            elif kind == "session":
-                sessions = await self._load_sessions(sorted({e["session_id"] for e in batch}))
-                if sessions:
-                    await projection.upsert_sessions(sessions)
-            elif kind == "delete":
+                if messages or sessions:
+                    await projection.upsert_messages(messages, sessions)
+                sessions = []
+                continue
+            if sessions:
+                await projection.upsert_sessions(sessions)
+                sessions = []
+            if kind == "delete":
                 await projection.delete_sessions(sorted({(e["user_id"], e["session_id"]) for e in batch}))
             else:  # pragma: no cover - rows are only written by this package
                 logger.error("outbox: unknown kind %r skipped", kind)
+        if sessions:
+            await projection.upsert_sessions(sessions)
 
     async def _apply_to_cache(self, events: list[Row]) -> None:
         if self._cache is None:

@@ -149,7 +149,7 @@ class Sink:
 
     async def upsert_sessions(self, sessions: Sequence[Session]) -> None: ...
 
-    async def upsert_messages(self, messages: Sequence[Message]) -> None:
+    async def upsert_messages(self, messages: Sequence[Message], sessions: Sequence[Session] = ()) -> None:
         self.messages.extend(messages)
 
     async def delete_sessions(self, sessions: Sequence[SessionKey]) -> None: ...

@@ -169,7 +169,10 @@ class Projection(Protocol):
 
     async def upsert_sessions(self, sessions: Sequence[Session]) -> None: ...
 
-    async def upsert_messages(self, messages: Sequence[Message]) -> None: ...
+    async def upsert_messages(self, messages: Sequence[Message], sessions: Sequence[Session] = ()) -> None:
+        """Write ``messages``; ``sessions`` are session changes applied before them, in the same write
+        (the relay passes a batch's session events with its message events: one bulk request, one transaction)."""
+        ...
 
     async def delete_sessions(self, sessions: Sequence[SessionKey]) -> None:
         """Remove the sessions and every message of theirs, for real."""

@@ -230,18 +230,23 @@ class Neo4jGraph:
         if sessions:
             await self._write((_UPSERT_SESSIONS, {"rows": [_session_row(s) for s in sessions]}))
 
-    async def upsert_messages(self, messages: Sequence[Message]) -> None:
-        if not messages:
-            return
-        rows = [_message_row(m) for m in messages]
-        # each statement gets only the fields it reads: packing parameters is most of the driver's CPU time
-        links = [{k: r[k] for k in ("message_id", "previous_id", "next_id")} for r in rows]
-        mentions = [{"message_id": r["message_id"], "terms": r["terms"]} for r in rows if r["terms"]]
-        await self._write(
-            (_UPSERT_MESSAGES, {"rows": rows}),
-            (_LINK_MESSAGES, {"rows": links}),
-            (_MENTION_TERMS, {"rows": mentions}),
-        )
+    async def upsert_messages(self, messages: Sequence[Message], sessions: Sequence[Session] = ()) -> None:
+        """The messages (and ``sessions``, changes applied before them) in one transaction."""
+        statements: list[tuple[LiteralString, dict[str, Any]]] = []
+        if sessions:
+            statements.append((_UPSERT_SESSIONS, {"rows": [_session_row(s) for s in sessions]}))
+        if messages:
+            rows = [_message_row(m) for m in messages]
+            # each statement gets only the fields it reads: packing parameters is most of the driver's CPU time
+            links = [{k: r[k] for k in ("message_id", "previous_id", "next_id")} for r in rows]
+            mentions = [{"message_id": r["message_id"], "terms": r["terms"]} for r in rows if r["terms"]]
+            statements += [
+                (_UPSERT_MESSAGES, {"rows": rows}),
+                (_LINK_MESSAGES, {"rows": links}),
+                (_MENTION_TERMS, {"rows": mentions}),
+            ]
+        if statements:
+            await self._write(*statements)
 
     async def delete_sessions(self, sessions: Sequence[SessionKey]) -> None:
         """Detach-delete the sessions and their messages, then the terms and users nothing links to any more."""

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from workbench.models import Message
+from workbench.models import Message, Session
 from workbench.stores.sqlite_projection import SQLiteProjection
 from workbench.text import extract_terms
 
@@ -52,7 +52,8 @@ class SQLiteTermGraph(SQLiteProjection):
     tables = ("message_terms",)
     delete_session_sql = ("DELETE FROM message_terms WHERE session_id = :session_id AND user_id = :user_id",)
 
-    async def upsert_messages(self, messages: Sequence[Message]) -> None:
+    async def upsert_messages(self, messages: Sequence[Message], sessions: Sequence[Session] = ()) -> None:
+        """``sessions`` need nothing here (see :meth:`upsert_sessions`)."""
         if not messages:
             return
         rows = await asyncio.to_thread(_rows, messages)  # segmenting is CPU work: off the event loop

@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from workbench.models import Message
+from workbench.models import Message, Session
 from workbench.stores.sqlite_projection import SQLiteProjection
 from workbench.text import segment_for_index
 
@@ -61,7 +61,8 @@ class SQLiteSearchIndex(SQLiteProjection):
         "DELETE FROM search_messages WHERE session_id = :session_id AND user_id = :user_id",
     )
 
-    async def upsert_messages(self, messages: Sequence[Message]) -> None:
+    async def upsert_messages(self, messages: Sequence[Message], sessions: Sequence[Session] = ()) -> None:
+        """``sessions`` need nothing here (see :meth:`upsert_sessions`)."""
         if not messages:
             return
         rows = await asyncio.to_thread(_rows, messages)  # segmenting is CPU work: off the event loop
