@@ -84,3 +84,57 @@ async def test_delete_removes_every_document_of_the_session_legacy_ones_too(live
     assert (await wb.sync()).ok
     assert await es_hits(wb, {"term": {"session_id": doomed}}) == []
     assert len(await es_hits(wb, {"term": {"session_id": kept}})) == 4  # its session document and 3 messages
+
+
+async def test_session_changes_and_messages_in_one_bulk_update_each_document_once(es_url: str) -> None:
+    """``upsert_messages(messages, sessions)``: the session's fields and its latest message's counters in one update."""
+    from datetime import UTC, datetime, timedelta
+
+    from workbench.models import Message, Role, Session
+
+    index = ElasticsearchIndex([es_url], f"wbtest_{uuid.uuid4().hex}")
+    t0 = datetime(2026, 5, 4, 8, 30, tzinfo=UTC)
+    new = Session(str(uuid.uuid4()), "u1", "新会话", t0, t0, 2)
+    legacy = Session(str(uuid.uuid4()), "u1", "renamed", t0, t0, 1)
+    messages = [
+        Message(
+            f"msg_{new.session_id}_{seq}",
+            new.session_id,
+            "u1",
+            seq,
+            Role.USER,
+            f"hello {seq}",
+            t0 + timedelta(seconds=seq),
+        )
+        for seq in (1, 2)
+    ]
+    try:
+        await index.ensure_schema()
+        legacy_id = f"u1_{legacy.session_id}"
+        await index.client.index(
+            index=index.index,
+            id=legacy_id,
+            document={"session_id": legacy.session_id, "messages": [{"content": "old"}]},
+        )
+        await index.upsert_messages(messages, [new, legacy])
+        await index.upsert_sessions([])  # nothing to do
+        await index.refresh()
+        doc = (await index.client.get(index=index.index, id=f"u1_{new.session_id}"))["_source"]
+        stamp = messages[-1].timestamp.isoformat()
+        assert doc == {
+            "doc_type": "session",
+            "user_id": "u1",
+            "session_id": new.session_id,
+            "session_name": "新会话",
+            "created_at": t0.isoformat(),
+            "updated_at": stamp,
+            "message_count": 2,
+            "last_message_at": stamp,
+            "messages": [],
+        }
+        kept = (await index.client.get(index=index.index, id=legacy_id))["_source"]
+        assert kept["session_name"] == "renamed" and kept["messages"] == [{"content": "old"}]
+        assert "message_count" not in kept  # an existing document keeps what no change set
+    finally:
+        await index.client.options(ignore_status=404).indices.delete(index=index.index)
+        await index.aclose()
