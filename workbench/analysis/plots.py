@@ -6,6 +6,7 @@ empty boxes for the missing glyphs and this module keeps its warnings out of the
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -104,21 +105,70 @@ def plot_latency(df: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     return ax
 
 
+def _community_layout(graph: nx.Graph, communities: list[set]) -> dict[object, tuple[float, float]]:
+    """Each community laid out on its own (fixed seed), packed in rows, the largest first, each in a
+    square that grows with the square root of its size: big clusters and many small pairs both stay
+    readable (one spring layout of everything folds pairs onto a point and clumps cliques)."""
+    width = math.ceil(math.sqrt(graph.number_of_nodes())) * 1.6
+    pos: dict[object, tuple[float, float]] = {}
+    x = y = row_height = 0.0
+    for nodes in communities:
+        side = max(1.7, math.sqrt(len(nodes)) * 1.2)
+        if x and x + side > width:
+            x, y, row_height = 0.0, y - row_height, 0.0
+        local = (
+            nx.spring_layout(graph.subgraph(nodes), seed=LAYOUT_SEED, k=3 / math.sqrt(len(nodes)), iterations=500)
+            if len(nodes) > 2
+            else {n: ((i - 0.5) * 0.9 if len(nodes) == 2 else 0.0, 0.0) for i, n in enumerate(sorted(nodes, key=str))}
+        )
+        for node in nodes:
+            lx, ly = local[node]
+            pos[node] = (x + side / 2 + lx * side * 0.42, y - side / 2 + ly * side * 0.42)
+        x, row_height = x + side, max(row_height, side)
+    return pos
+
+
 def plot_network(graph: nx.Graph, *, ax: Axes | None = None, title: str = "Term co-occurrence") -> Axes:
-    """A spring layout (fixed seed) of ``graph``; node size by its ``count``, edge width by ``weight``."""
-    with _canvas(ax, figsize=(9, 7)) as ax:
+    """``graph`` laid out (fixed seed) with its communities in colours; node size by ``count``, edge
+    width by ``weight``."""
+    import matplotlib.pyplot as plt
+
+    with _canvas(ax, figsize=(10, 8)) as ax:
         if graph.number_of_nodes():
-            pos = nx.spring_layout(graph, seed=LAYOUT_SEED, weight="weight")
+            communities = sorted(
+                nx.community.greedy_modularity_communities(graph, weight="weight"),
+                key=lambda c: (-len(c), sorted(map(str, c))),
+            )
+            pos = _community_layout(graph, communities)
+            community = {node: i for i, members in enumerate(communities) for node in members}
+            palette = plt.get_cmap("tab20")
             counts = [graph.nodes[n].get("count", 1) for n in graph]
             peak = max(counts)
             weights = [graph.edges[e].get("weight", 1) for e in graph.edges]
             heaviest = max(weights, default=1)
-            nx.draw_networkx_edges(graph, pos, ax=ax, width=[0.5 + 3 * w / heaviest for w in weights], alpha=0.4)
-            nx.draw_networkx_nodes(graph, pos, ax=ax, node_size=[60 + 900 * c / peak for c in counts], alpha=0.8)
+            nx.draw_networkx_edges(
+                graph, pos, ax=ax, width=[0.5 + 4 * w / heaviest for w in weights], alpha=0.35, edge_color="#555"
+            )
+            nx.draw_networkx_nodes(
+                graph,
+                pos,
+                ax=ax,
+                node_size=[40 + 700 * c / peak for c in counts],
+                node_color=[palette(community[n] % 20) for n in graph],
+                alpha=0.85,
+            )
             font = _cjk_font()
-            nx.draw_networkx_labels(graph, pos, ax=ax, font_size=8, **({"font_family": font} if font else {}))
+            nx.draw_networkx_labels(
+                graph,
+                {n: (x, y + 0.28) for n, (x, y) in pos.items()},  # above the node, not on it
+                ax=ax,
+                font_size=9,
+                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.7},
+                **({"font_family": font} if font else {}),
+            )
+            ax.margins(0.08)
         ax.set_title(title)
-        ax.set_xlabel("spring layout (seed 42); node size: messages mentioning the term")
+        ax.set_xlabel("one spring layout per community (seed 42), in colour; node size: messages mentioning the term")
         ax.set_ylabel("edge width: messages mentioning both")
         ax.set_xticks([])
         ax.set_yticks([])
