@@ -154,6 +154,14 @@ class MessageCache(Protocol):
         """Drop the cached history of one session (it is rebuilt on the next read)."""
         ...
 
+    async def repair(self, sessions: Sequence[tuple[str, str, int | None]]) -> list[int]:
+        """The relay's check per ``(user_id, session_id, committed last_seq or None if deleted)``.
+
+        Drops a cached history shorter than ``last_seq`` (and keeps any fill read before that
+        commit out); tombstones a deleted session.
+        """
+        ...
+
     async def ping(self) -> dict[str, Any]: ...
 
     async def aclose(self) -> None: ...
