@@ -87,7 +87,8 @@ async def bootstrap(settings: Settings) -> Stores:
             await projection.ensure_schema()
         except StoreError as exc:  # a derived store may be down; the relay catches it up later
             logger.warning("%s is not ready yet (%s); its writes wait in the outbox", projection.target, exc)
-    stores = Stores(db, cache, projections, OutboxRelay(db, projections, cache))
+    relay = OutboxRelay(db, projections, cache, background=settings.relay == "inline")
+    stores = Stores(db, cache, projections, relay)
     if settings.profile == "services":
         from workbench.legacy import LegacyImporter
 

@@ -220,6 +220,55 @@ def sync() -> None:
 
 
 @app.command()
+def relay(
+    interval: Annotated[
+        float | None, typer.Option(help="seconds between two polls; else WORKBENCH_RELAY_INTERVAL (0.5)")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log idle rounds too (DEBUG)")] = False,
+) -> None:
+    """Drain the outbox into search, graph and cache continuously, until Ctrl-C (or SIGTERM).
+
+    The deployment mode for WORKBENCH_RELAY=external: the processes that write only record
+    outbox rows, and this one process (or several: they take turns per target) applies them.
+    """
+    import logging
+    import signal
+
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("elasticsearch", "elastic_transport", "neo4j", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    log = logging.getLogger("workbench.relay")
+
+    async def main() -> dict[str, int]:
+        async with Workbench.open(**_overrides) as wb:
+            relay_ = (await wb.stores()).relay
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            every = interval if interval is not None else wb.settings.relay_interval
+            log.info("following the outbox (%s profile) every %.2f s; Ctrl-C stops", wb.settings.profile, every)
+            try:
+                report = await relay_.follow(interval=every, stop=stop)
+            finally:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
+            return report.applied
+
+    try:
+        applied = asyncio.run(main())
+    except WorkbenchError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:  # before the handlers were installed: nothing was running yet
+        applied = {}
+    log.info("stopped; applied %s", applied)
+
+
+@app.command()
 def reindex(user: Annotated[str | None, typer.Option(help="only this user's sessions")] = None) -> None:
     """Rebuild the derived stores (search, graph) from the system of record."""
     _echo_json(_run(lambda wb: wb.reindex(user_id=user)))

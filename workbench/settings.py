@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default_factory=default_data_dir, description="embedded store folder")
     max_content_bytes: int = Field(1024 * 1024, gt=0, description="largest message, UTF-8 bytes")
+    relay: Literal["inline", "external"] = Field(
+        "inline",
+        description="inline: the outbox relay drains in the background of each process that writes; "
+        "external: writes only record outbox rows, a `workbench relay` process drains them",
+    )
+    relay_interval: float = Field(0.5, gt=0, description="seconds between two polls of `workbench relay`")
 
     # services profile
     mysql_url: SecretStr = Field(
