@@ -21,7 +21,10 @@ their async API (``aadd_messages``: a thread pool) or ``asyncio.to_thread`` wher
 
 The workbench runs as a service does: its relay drains the outbox into Elasticsearch and Neo4j in
 the background while the appends run, on the same event loop. After each repetition the time its
-relay needs to catch up is recorded (outside the timed batch).
+relay needs to catch up is recorded (outside the timed batch). Two more runs of the same appends:
+relay deferred (none runs during the batch; drained after it, untimed), and relay in a worker
+process (``WORKBENCH_RELAY=external``: a ``workbench relay`` subprocess, started before and stopped
+after each repetition, drains while the appends run; the repetition ends once it has drained).
 """
 
 from __future__ import annotations
@@ -29,13 +32,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bench.common import Ctx, floor_pool, message_text, new_user, workbench
-from bench.env import ES_PREFIX, PEER_ES_INDEX, PEER_REDIS_PREFIX
+from bench.env import ES_INDEX, ES_PREFIX, PEER_ES_INDEX, PEER_REDIS_PREFIX
 from bench.report import Result, fmt, fmt_spread
 from bench.stats import Rep, run_concurrent, run_interleaved
 
@@ -50,12 +58,91 @@ LABELS = {
     "ctx_redis": "context: raw RPUSH/EXPIRE pipeline only",
     "workbench": "**workbench** `append_message` (relay live, in this process)",
     "workbench_deferred": "workbench `append_message`, relay deferred (drained after the batch, untimed)",
+    "workbench_worker": "workbench `append_message`, relay in a worker process (`workbench relay`, 0.1 s polls)",
     "peer_redis": "peer: RedisChatMessageHistory (ttl)",
     "peer_sql": "peer: SQLChatMessageHistory (mysql+pymysql)",
     "peer_sql_async": "peer: SQLChatMessageHistory (mysql+aiomysql, async)",
     "peer_es": "peer: AsyncElasticsearchChatMessageHistory",
 }
-KINDS = {"floor": "floor", "floor_es": "floor", "workbench": "workbench", "workbench_deferred": "workbench"}
+KINDS = {
+    "floor": "floor",
+    "floor_es": "floor",
+    "workbench": "workbench",
+    "workbench_deferred": "workbench",
+    "workbench_worker": "workbench",
+}
+WORKER_POLL = 0.1  # seconds between the worker's polls: the inline relay's coalesce, so both lag alike
+RELAY_TARGETS = ("search", "graph", "cache")
+
+
+class WorkerRelay:
+    """``workbench relay`` in a process of its own for one repetition, started and stopped outside the timing."""
+
+    def __init__(self, ctx: Ctx) -> None:
+        self.ctx = ctx
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.folder = tempfile.TemporaryDirectory(prefix="bench-relay-")  # its cwd: no .env is read
+        self.log = os.path.join(self.folder.name, "relay.log")
+
+    def _env(self) -> dict[str, str]:
+        servers = self.ctx.servers
+        env = {
+            **os.environ,
+            "WORKBENCH_PROFILE": "services",
+            "MYSQL_URL": servers.mysql_url,
+            "REDIS_URL": servers.redis_url,
+            "ES_URL": servers.es_url,
+            "WORKBENCH_ES_INDEX": ES_INDEX,
+            "NEO4J_URI": servers.neo4j_uri,
+            "NEO4J_USER": servers.neo4j_user,
+        }
+        if servers.neo4j_password:
+            env["NEO4J_PASSWORD"] = servers.neo4j_password
+        return env
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-c", "from workbench.cli import main; main()", "relay"]
+        with open(self.log, "w") as err:
+            return subprocess.Popen(
+                [*command, "--interval", str(WORKER_POLL)], cwd=self.folder.name, env=self._env(), stderr=err
+            )
+
+    async def __aenter__(self) -> WorkerRelay:
+        self.proc = self._start()
+        deadline = time.monotonic() + 60
+        while "following the outbox" not in self._text():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"workbench relay did not start:\n{self._text()}")
+            await asyncio.sleep(0.05)
+        return self
+
+    def _text(self) -> str:
+        with open(self.log) as f:
+            return f.read()
+
+    async def drained(self, wb: Any, within: float = 120.0) -> float:
+        """Seconds until the worker has emptied the outbox (of the relay's targets)."""
+        relay, start = (await wb.stores()).relay, time.perf_counter()
+        while True:
+            backlog = await relay.backlog()
+            if not any(backlog.get(t, 0) for t in RELAY_TARGETS):
+                break
+            if time.perf_counter() - start > within or self.proc is None or self.proc.poll() is not None:
+                raise RuntimeError(f"workbench relay did not drain the backlog:\n{self._text()[-2000:]}")
+            await asyncio.sleep(0.01)
+        return time.perf_counter() - start
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                code = await asyncio.to_thread(self.proc.wait, 30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                code = await asyncio.to_thread(self.proc.wait)
+            if code != 0:
+                self.ctx.log(f"append: workbench relay exited with {code}:\n{self._text()[-2000:]}")
+        self.folder.cleanup()
 
 
 class RawFloor:
@@ -152,7 +239,7 @@ async def run(ctx: Ctx) -> Result:
         result.skipped.append("MySQL or Redis is down")
         return result
     peers = await _peers(ctx, result)
-    async with workbench(ctx) as wb:
+    async with workbench(ctx) as wb, workbench(ctx, relay="external") as wb_ext:
         # the live relay is driven by its notifications only (its idle timer, 5 s, could otherwise fire during
         # the deferred variant's batch and do that batch's projection work in this process after all)
         (await wb.stores()).relay._idle_interval = 3600.0
@@ -171,7 +258,9 @@ async def run(ctx: Ctx) -> Result:
         floor = RawFloor(pool, redis, es)
         try:
             for concurrency in (1, 16):
-                await _measure(ctx, result, wb, floor, peers, concurrency, n1 if concurrency == 1 else per16)
+                await _measure(
+                    ctx, result, wb, floor, peers, concurrency, n1 if concurrency == 1 else per16, ext=wb_ext
+                )
         finally:
             async with pool.acquire() as conn, conn.cursor() as cur:
                 await cur.execute("DELETE FROM outbox WHERE target = %s", (FLOOR_TARGET,))
@@ -227,7 +316,15 @@ async def _peers(ctx: Ctx, result: Result) -> dict[str, Any]:
 
 
 async def _measure(
-    ctx: Ctx, result: Result, wb: Any, floor: RawFloor, peers: dict[str, Any], concurrency: int, per_worker: int
+    ctx: Ctx,
+    result: Result,
+    wb: Any,
+    floor: RawFloor,
+    peers: dict[str, Any],
+    concurrency: int,
+    per_worker: int,
+    *,
+    ext: Any,
 ) -> None:
     from langchain_core.messages import HumanMessage
 
@@ -243,6 +340,14 @@ async def _measure(
         await wb.messages.append_message(wb_user, sid, "user", message_text(0))
         await wb.messages.get_messages(wb_user, sid)  # the history is cached, as in a chat
         wb_sessions.append(sid)
+    ext_user = new_user(f"append-worker-{group}")  # the external-relay workbench's own sessions
+    ext_sessions = []
+    for _ in range(concurrency):
+        sid = await ext.sessions.create_session(ext_user, name="bench append, relay in a worker")
+        await ext.messages.append_message(ext_user, sid, "user", message_text(0))
+        await ext.messages.get_messages(ext_user, sid)
+        ext_sessions.append(sid)
+    await ext.sync()  # these set-up rows: not the first repetition's work
     raw_user = new_user(f"append-raw-{group}")
     raw_sessions = []
     for _ in range(concurrency):
@@ -254,6 +359,9 @@ async def _measure(
 
     async def wb_op(w: int, i: int) -> None:
         await wb.messages.append_message(wb_user, wb_sessions[w], "user", message_text(next(counter)))
+
+    async def ext_op(w: int, i: int) -> None:
+        await ext.messages.append_message(ext_user, ext_sessions[w], "user", message_text(next(counter)))
 
     async def floor_op(w: int, i: int) -> None:
         await floor.append(raw_user, raw_sessions[w], message_text(next(counter)))
@@ -286,6 +394,7 @@ async def _measure(
         ops["ctx_redis"] = redis_op
     ops["workbench"] = wb_op
     ops["workbench_deferred"] = wb_op  # the same appends; the relay is kept off during the batch
+    ops["workbench_worker"] = ext_op  # the same appends by a WORKBENCH_RELAY=external workbench
 
     if "redis_cls" in peers:
         redis_histories = [
@@ -326,9 +435,9 @@ async def _measure(
     heavy = {"floor_es", "peer_es"}
     main_ops = {k: v for k, v in ops.items() if k not in heavy}
     es_ops = {"floor": ops["floor"], **{k: v for k, v in ops.items() if k in heavy}, "workbench": wb_op}
-    await _round(ctx, result, wb, main_ops, group, concurrency, per_worker, "")
+    await _round(ctx, result, wb, main_ops, group, concurrency, per_worker, "", ext=ext)
     if len(es_ops) > 2:
-        await _round(ctx, result, wb, es_ops, f"{group}es", concurrency, per_worker, ", ES variants")
+        await _round(ctx, result, wb, es_ops, f"{group}es", concurrency, per_worker, ", ES variants", ext=ext)
     # the workbench wrote every append, in order, and its relay landed them
     stores = await wb.stores()
     rows = await stores.db.execute_query(
@@ -337,6 +446,11 @@ async def _measure(
     rounds = 3 if len(es_ops) > 2 else 2  # workbench batches per repetition, over the rounds
     expected = 1 + rounds * per_worker * (ctx.repeats + ctx.warmup)
     result.extra[f"{group}_workbench_last_seq"] = [int(rows[0]["lo"]), int(rows[0]["hi"]), expected]
+    rows = await stores.db.execute_query(
+        "SELECT MIN(last_seq) AS lo, MAX(last_seq) AS hi FROM sessions WHERE user_id = :u", {"u": ext_user}
+    )
+    expected = 1 + per_worker * (ctx.repeats + ctx.warmup)
+    result.extra[f"{group}_workbench_worker_last_seq"] = [int(rows[0]["lo"]), int(rows[0]["hi"]), expected]
 
 
 async def _round(
@@ -348,8 +462,11 @@ async def _round(
     concurrency: int,
     per_worker: int,
     title: str,
+    *,
+    ext: Any,
 ) -> None:
     catch_up: list[float] = []
+    worker_catch_up: list[float] = []
 
     def variant(name: str) -> Callable[[int], Awaitable[Rep]]:
         async def go(r: int) -> Rep:
@@ -361,6 +478,14 @@ async def _round(
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
                 relay.notify = lambda: None
+            if name == "workbench_worker":  # started before the timing, drained and stopped after it
+                async with WorkerRelay(ctx) as worker:
+                    rep = await run_concurrent(ops[name], concurrency, per_worker)
+                    rep.extra["relay_catch_up_s"] = await worker.drained(ext)
+                if r >= 0:
+                    worker_catch_up.append(rep.extra["relay_catch_up_s"])
+                assert not (await ext.sync()).applied.get("search"), "the worker left rows behind"
+                return rep
             try:
                 rep = await run_concurrent(ops[name], concurrency, per_worker)
             finally:
@@ -408,6 +533,11 @@ async def _round(
             f"Relay catch-up after each workbench repetition (ES + Neo4j + outbox delete, untimed above): "
             f"median {fmt(sorted(catch_up)[len(catch_up) // 2] * 1000)} ms."
         )
+    if worker_catch_up:
+        note += (
+            f" The worker process's lag after the batch's last append, until the outbox was empty: "
+            f"median {fmt(sorted(worker_catch_up)[len(worker_catch_up) // 2] * 1000)} ms."
+        )
     result.table(
         f"Append, {concurrency} concurrent session{'s' if concurrency > 1 else ''}{title} "
         f"({per_worker * concurrency} appends per repetition, {ctx.repeats} repetitions)",
@@ -432,7 +562,11 @@ def _targets(result: Result) -> None:
         )
 
     for group in ("c1", "c16"):
-        for name, how in (("workbench", "relay live"), ("workbench_deferred", "relay deferred")):
+        for name, how in (
+            ("workbench", "relay live"),
+            ("workbench_deferred", "relay deferred"),
+            ("workbench_worker", "relay in a worker process"),
+        ):
             r = find(f"{group}.{name}", f"{group}.floor", "p50")
             if r is not None:
                 result.target(

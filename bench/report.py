@@ -24,9 +24,11 @@ FLOORS = {
     "with `UPDATE … LAST_INSERT_ID(last_seq + 1)`; INSERT the message; INSERT its two outbox rows; COMMIT) plus "
     "RPUSH + EXPIRE in one MULTI pipeline: the target's floor. ÷ **F2** adds the ES `index` of the message, the "
     "third durable write the issue names (the workbench makes it later, in its relay, with the Neo4j write). "
-    "The workbench runs twice: with its relay live in the same process (as `Workbench` runs it: the ES and Neo4j "
+    "The workbench runs three times: with its relay live in the same process (as `Workbench` runs it: the ES and Neo4j "
     "writes of the appends share the event loop), and with the relay deferred (drained after the batch, untimed, as "
-    "a relay in another process would): the difference is the relay's CPU. The ES-heavy variants (F2, the ES peer, "
+    "a relay on other cores would): the difference is the relay's CPU; and with the relay in a worker process "
+    "(`WORKBENCH_RELAY=external`, a `workbench relay` subprocess draining during the batch, on the same 2 cores). "
+    "The ES-heavy variants (F2, the ES peer, "
     "which refreshes the index at every write) run in a round of their own with F1 and the workbench again. "
     "The peers use their own clients on the same servers.",
     "read": "Hit ratios ÷ **R1** (LRANGE of the very list the workbench reads + `json.loads` per item); miss and SQL "
