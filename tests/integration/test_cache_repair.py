@@ -17,6 +17,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.integration.conftest import Keys, Stack, build_stack, make_cache
+from tests.integration.test_mysql_redis_failures import a_session  # n messages, cached
 from workbench.errors import StoreUnavailableError
 from workbench.models import Message
 from workbench.outbox import CACHE_TARGET, OutboxRelay
@@ -52,15 +53,6 @@ async def elsewhere(db: MySQLDatabase, redis_url: str) -> AsyncIterator[OutboxRe
     await cache.aclose()
 
 
-async def cached_session(stack: Stack, n: int) -> tuple[str, str, Keys]:
-    user = stack.user()
-    session_id = await stack.sessions.create_session(user, "repair test")
-    for i in range(n):
-        await stack.messages.append_message(user, session_id, "user", f"before {i}")
-    assert len(await stack.messages.get_messages(user, session_id)) == n  # now cached
-    return user, session_id, Keys(user, session_id)
-
-
 async def cached(raw_redis: aioredis.Redis, keys: Keys) -> list[tuple[int, str]]:
     return [(i["seq"], i["content"]) for i in map(json.loads, await raw_redis.lrange(keys.messages, 0, -1))]
 
@@ -68,7 +60,7 @@ async def cached(raw_redis: aioredis.Redis, keys: Keys) -> list[tuple[int, str]]
 async def test_a_writer_killed_after_its_commit_is_repaired_by_another_relay(
     stack: Stack, crashing: Stack, elsewhere: OutboxRelay, raw_redis: aioredis.Redis
 ) -> None:
-    user, session_id, keys = await cached_session(stack, 3)
+    user, session_id, keys = await a_session(stack, 3)
     with pytest.raises(Killed):
         await crashing.messages.append_message(user, session_id, "assistant", "committed, then the process died")
     rows = [(r["seq"], r["content"]) for r in await stack.rows(session_id)]
@@ -89,7 +81,7 @@ async def test_a_writer_killed_after_its_commit_is_repaired_by_another_relay(
 async def test_a_fill_read_before_the_killed_commit_cannot_land_after_the_repair(
     stack: Stack, crashing: Stack, elsewhere: OutboxRelay, raw_redis: aioredis.Redis
 ) -> None:
-    user, session_id, keys = await cached_session(stack, 3)
+    user, session_id, keys = await a_session(stack, 3)
     session = await stack.sessions.get_session(user, session_id)
     snapshot = await stack.messages.get_messages(user, session_id)  # a slow reader read 3 messages ...
     await raw_redis.delete(keys.messages)  # ... and found no list (evicted)
@@ -106,7 +98,7 @@ async def test_a_fill_read_before_the_killed_commit_cannot_land_after_the_repair
 async def test_a_failed_cache_write_is_repaired_for_every_process(
     stack: Stack, db: MySQLDatabase, redis_url: str, elsewhere: OutboxRelay, raw_redis: aioredis.Redis
 ) -> None:
-    user, session_id, keys = await cached_session(stack, 3)
+    user, session_id, keys = await a_session(stack, 3)
     failing = make_cache(redis_url)
 
     async def refused(message: Message) -> None:
@@ -142,7 +134,7 @@ async def test_a_failed_cache_write_is_repaired_for_every_process(
 async def test_a_delete_whose_writer_died_is_tombstoned_by_another_relay(
     stack: Stack, redis_url: str, elsewhere: OutboxRelay, raw_redis: aioredis.Redis
 ) -> None:
-    user, session_id, keys = await cached_session(stack, 2)
+    user, session_id, keys = await a_session(stack, 2)
     dying = build_stack(stack.db, make_cache(redis_url))
 
     async def killed(user_id: str, sid: str) -> None:
@@ -169,7 +161,7 @@ async def test_concurrent_appends_deaths_and_drains_never_leave_a_short_list(
     After every drain, the list holds at least every message committed before the drain began, or
     does not exist; each read is contiguous. Asserts only on states, never on timing.
     """
-    user, session_id, keys = await cached_session(stack, 1)
+    user, session_id, keys = await a_session(stack, 1)
     rng = random.Random(20261203)
     stop = asyncio.Event()
     counts = {"appends": 0, "killed": 0, "reads": 0, "checks": 0, "complete": 0}
