@@ -18,14 +18,16 @@ import time
 
 from bench.env import RESULTS, Servers, cleanup, ensure_database, machine, probe
 
-SCENARIOS = ("append", "read", "bulk", "analysis", "chat")
+SCENARIOS = ("append", "read", "bulk", "analysis", "analysis_1m", "chat")
+DEFAULT_SCENARIOS = ("append", "read", "bulk", "analysis", "chat")  # --full adds analysis_1m
 DEFAULT_SIZES = {
     "read": [10, 100, 1_000, 10_000],
     "analysis": [10_000, 100_000],
+    "analysis_1m": [100_000, 1_000_000],
     "bulk": [5_000],
 }
-QUICK_SIZES = {"read": [10, 100, 1_000], "analysis": [2_000, 10_000], "bulk": [1_000]}
-FULL_EXTRA = {"analysis": [1_000_000]}
+QUICK_SIZES = {**DEFAULT_SIZES, "read": [10, 100, 1_000], "analysis": [2_000, 10_000], "bulk": [1_000]}
+STORE_PROFILES = ("embedded", "services")
 
 
 def _count(text: str) -> int:
@@ -53,8 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--only",
-        default=",".join(SCENARIOS),
-        help=f"comma-separated scenarios to run (default: all of {','.join(SCENARIOS)})",
+        default=None,
+        help=f"comma-separated scenarios to run, of {','.join(SCENARIOS)} "
+        f"(default: {','.join(DEFAULT_SCENARIOS)}, and analysis_1m with --full)",
     )
     parser.add_argument(
         "--repeats", type=int, default=None, help="measured repetitions per variant (default 5, quick 3)"
@@ -71,7 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
         f"(defaults: {json.dumps(DEFAULT_SIZES)})",
     )
     parser.add_argument("--quick", action="store_true", help="a few-minute run: fewer operations and repetitions")
-    parser.add_argument("--full", action="store_true", help="add the 1M-message analysis run (long: see README)")
+    parser.add_argument(
+        "--full", action="store_true", help="add analysis_1m: the analysis at 100k and 1M messages (long: see README)"
+    )
+    parser.add_argument(
+        "--store-profiles",
+        default=",".join(STORE_PROFILES),
+        help="the workbench profiles the analysis and chat scenarios measure (default: embedded,services)",
+    )
     parser.add_argument(
         "--profile",
         action="store_true",
@@ -85,11 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _options(args: argparse.Namespace) -> dict[str, object]:
     sizes = {k: list(v) for k, v in (QUICK_SIZES if args.quick else DEFAULT_SIZES).items()}
-    if args.full:
-        for name, extra in FULL_EXTRA.items():
-            sizes[name] = sorted(set(sizes[name]) | set(extra))
     sizes.update(parse_sizes(args.sizes))
     repeats = args.repeats if args.repeats is not None else (3 if args.quick else 5)
+    store_profiles = tuple(p.strip() for p in args.store_profiles.split(",") if p.strip())
+    if not store_profiles or set(store_profiles) - set(STORE_PROFILES):
+        raise SystemExit(f"--store-profiles takes a comma-separated list of {', '.join(STORE_PROFILES)}")
     return {
         "repeats": repeats,
         "warmup": args.warmup,
@@ -97,6 +107,7 @@ def _options(args: argparse.Namespace) -> dict[str, object]:
         "full": args.full,
         "sizes": sizes,
         "profile": args.profile,
+        "store_profiles": store_profiles,
     }
 
 
@@ -158,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         command = os.environ.get("BENCH_COMMAND", _command(argv))
         return asyncio.run(_child(args.child, options, command))
 
-    chosen = [s.strip() for s in args.only.split(",") if s.strip()]
+    default = (*DEFAULT_SCENARIOS, "analysis_1m") if args.full else DEFAULT_SCENARIOS
+    chosen = [s.strip() for s in (args.only or ",".join(default)).split(",") if s.strip()]
     unknown = sorted(set(chosen) - set(SCENARIOS))
     if unknown:
         build_parser().error(f"unknown scenario(s): {', '.join(unknown)}")

@@ -1,4 +1,4 @@
-"""4. Analysis scaling: every analysis function at 10k, 100k (and, with ``--full``, 1M) messages, both profiles.
+"""4. Analysis scaling: every analysis function at 10k and 100k messages (``--full``: 4b, 100k and 1M), both profiles.
 
 One deterministic data set grows in place (10k, then 90k more, ...): 50 users, sessions of 20
 messages over one year, a Zipf vocabulary of English-like words and Chinese words, assistant
@@ -318,9 +318,9 @@ async def _profile_run(ctx: Ctx, result: Result, profile: str, sizes: list[int])
     return measured
 
 
-async def run(ctx: Ctx) -> Result:
-    sizes = ctx.sizes.get("analysis", [10_000, 100_000])
-    result = Result("analysis", "4. Analysis scaling (both profiles)")
+async def run(ctx: Ctx, *, scenario: str = "analysis", title: str = "4. Analysis scaling (both profiles)") -> Result:
+    sizes = ctx.sizes.get(scenario, [10_000, 100_000])
+    result = Result(scenario, title)
     result.config = {
         "sizes": sizes,
         "users": USERS,
@@ -328,10 +328,9 @@ async def run(ctx: Ctx) -> Result:
         "repeats": ctx.repeats,
         "slow_call_s": SLOW_CALL_S,
     }
-    profiles = ["embedded"]
-    if all(ctx.up(s) for s in ("mysql", "redis", "elasticsearch", "neo4j")):
-        profiles.append("services")
-    else:
+    profiles = [p for p in ("embedded", "services") if p in ctx.store_profiles]
+    if "services" in profiles and not all(ctx.up(s) for s in ("mysql", "redis", "elasticsearch", "neo4j")):
+        profiles.remove("services")
         result.skipped.append("services profile: needs MySQL, Redis, Elasticsearch and Neo4j")
     data: dict[str, dict[int, dict[str, Any]]] = {}
     for profile in profiles:

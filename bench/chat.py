@@ -107,9 +107,9 @@ def _rep(clocks: list[Clock]) -> Rep:
 
 async def run(ctx: Ctx) -> Result:
     result = Result("chat", "5. Chat overhead (local OpenAI-compatible server)")
-    profiles = ["embedded"]
-    if ctx.up("mysql") and ctx.up("redis"):
-        profiles.insert(0, "services")
+    profiles = [p for p in ("services", "embedded") if p in ctx.store_profiles]
+    if "services" in profiles and not (ctx.up("mysql") and ctx.up("redis")):
+        profiles.remove("services")
     result.config = {
         "models": {k: v[0] for k, v in MODELS.items()},
         "exchanges_per_rep": {k: v[1] for k, v in MODELS.items()},

@@ -45,6 +45,7 @@ class Ctx:
     full: bool = False
     sizes: dict[str, list[int]] = field(default_factory=dict)
     profile: bool = False
+    store_profiles: tuple[str, ...] = ("embedded", "services")  # which of the workbench's profiles to measure
     probe: dict[str, Any] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
 
