@@ -320,6 +320,8 @@ async def _profile_run(ctx: Ctx, result: Result, profile: str, sizes: list[int])
 
 async def run(ctx: Ctx, *, scenario: str = "analysis", title: str = "4. Analysis scaling (both profiles)") -> Result:
     sizes = ctx.sizes.get(scenario, [10_000, 100_000])
+    if len(ctx.store_profiles) == 1:  # a run of one profile keeps the other's result
+        scenario, title = f"{scenario}_{ctx.store_profiles[0]}", f"{title} ({ctx.store_profiles[0]} profile)"
     result = Result(scenario, title)
     result.config = {
         "sizes": sizes,

@@ -16,7 +16,7 @@ from bench.stats import Rep, ratio, summarize
 
 __all__ = ["Result", "fmt", "fmt_spread", "write_summary"]
 
-ORDER = ("append", "read", "bulk", "analysis", "analysis_1m", "chat")  # analysis_1m: a --full run kept apart
+ORDER = ("append", "read", "bulk", "analysis", "chat")  # each with its variants: analysis_1m, analysis_1m_services...
 
 # what every table's ratios are taken against (bench/README.md has the long form)
 FLOORS = {
@@ -40,7 +40,6 @@ FLOORS = {
     "chat": "Ratios ÷ a raw `AsyncOpenAI` stream sending the same messages to the same local server. "
     "`delay=0` is an instant model, so every millisecond is the workbench's; `delay=0.02` paces tokens 20 ms apart.",
 }
-FLOORS["analysis_1m"] = FLOORS["analysis"]
 
 
 def fmt(value: float | None, digits: int = 3) -> str:
@@ -141,10 +140,15 @@ def _met(value: bool | None) -> str:
     return {True: "met", False: "**missed**", None: "not measured"}[value]
 
 
+def _scenario_of(name: str) -> str:
+    """``analysis`` for ``analysis_1m_services``: the scenario a result is a variant of."""
+    return name.split("_")[0]
+
+
 def write_summary(results_dir: Path = RESULTS) -> Path:
     """``summary.md``: the targets first, then every table of every scenario's JSON."""
     found = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(results_dir.glob("*.json"))}
-    ordered = [found[name] for name in ORDER if name in found]
+    ordered = [found[stem] for name in ORDER for stem in sorted(found) if _scenario_of(stem) == name]
     lines = ["# Benchmark results", ""]
     if ordered:
         first = ordered[0]
@@ -181,8 +185,8 @@ def write_summary(results_dir: Path = RESULTS) -> Path:
         lines.append("")
     for r in ordered:
         lines += [f"## {r['title']}", ""]
-        if r["scenario"] in FLOORS:
-            lines += [FLOORS[r["scenario"]], ""]
+        if _scenario_of(r["scenario"]) in FLOORS:
+            lines += [FLOORS[_scenario_of(r["scenario"])], ""]
         for t in r.get("tables", []):
             lines += [f"### {t['title']}", ""]
             lines += _markdown_table(t["header"], t["rows"])
