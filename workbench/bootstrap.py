@@ -73,6 +73,7 @@ async def _services(settings: Settings) -> tuple[Database, MessageCache | None, 
         user=settings.neo4j_user,
         password=settings.neo4j_password.get_secret_value() if settings.neo4j_password else None,
         database=settings.neo4j_database,
+        analysis_timeout=settings.analysis_timeout,
     )
     return db, cache, [search, graph]
 

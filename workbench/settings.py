@@ -84,6 +84,7 @@ class Settings(BaseSettings):
     neo4j_user: str = Field("neo4j", validation_alias=_env("NEO4J_USER", "WORKBENCH_NEO4J_USER"))
     neo4j_password: SecretStr | None = Field(None, validation_alias=_env("NEO4J_PASSWORD", "WORKBENCH_NEO4J_PASSWORD"))
     neo4j_database: str = Field("neo4j", validation_alias=_env("NEO4J_DATABASE", "WORKBENCH_NEO4J_DATABASE"))
+    analysis_timeout: float = Field(120.0, gt=0, description="seconds one graph analysis query may run (Neo4j)")
 
     # the seed's layout; a user's keys share one Redis Cluster slot through the {user_id} hash tag
     redis_sessions_key: str = "user:{{{user_id}}}:sessions"

@@ -83,7 +83,7 @@ class Neo4jGraphBackend:
         self.graph = graph
 
     async def _rows(self, cypher: str, **params: Any) -> list[Row]:
-        return [record.data() for record in await self.graph.query(cypher, **params)]  # type: ignore[arg-type]
+        return [record.data() for record in await self.graph.analyse(cypher, **params)]  # type: ignore[arg-type]
 
     async def top_terms_per_user(self, n: int) -> list[Row]:
         return await self._rows(_TOP_TERMS_PER_USER, n=n)

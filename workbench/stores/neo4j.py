@@ -170,9 +170,11 @@ class Neo4jGraph:
         password: str | None = None,
         database: str = "neo4j",
         timeout: float = 10.0,
+        analysis_timeout: float = 120.0,
     ) -> None:
         self.database = database
         self._timeout = timeout
+        self._analysis_timeout = analysis_timeout  # aggregations over the whole graph, not request-path writes
         self._driver = neo4j.AsyncGraphDatabase.driver(
             uri,
             auth=(user, password) if password else None,
@@ -183,10 +185,10 @@ class Neo4jGraph:
         self._ready = False
 
     @asynccontextmanager
-    async def _errors(self) -> AsyncIterator[None]:
+    async def _errors(self, seconds: float | None = None) -> AsyncIterator[None]:
         """Bound the call by the timeout (a stopped server never answers) and translate its errors."""
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(seconds or self._timeout):
                 yield
         except _UNAVAILABLE as exc:
             raise StoreUnavailableError(str(exc) or type(exc).__name__, store="neo4j") from exc
@@ -197,6 +199,14 @@ class Neo4jGraph:
         """Run one parameterised Cypher statement in its own transaction; its records."""
         async with self._errors():
             result = await self._driver.execute_query(cypher, params, database_=self.database)
+        return result.records
+
+    async def analyse(self, cypher: LiteralString, /, **params: Any) -> list[neo4j.Record]:
+        """Run one read-only, parameterised analysis statement, bounded by the analysis timeout."""
+        async with self._errors(self._analysis_timeout):
+            result = await self._driver.execute_query(
+                cypher, params, database_=self.database, routing_=neo4j.RoutingControl.READ
+            )
         return result.records
 
     async def _transaction(self, work: Callable[[neo4j.AsyncManagedTransaction], Awaitable[None]]) -> None:
