@@ -365,18 +365,28 @@ class OutboxRelay:
         return total
 
     async def aclose(self, *, final_drain_timeout: float = 10.0) -> DrainReport | None:
-        """Stop the background task after one last drain (bounded by the timeout)."""
+        """Stop the background task after one last drain; returns within about ``final_drain_timeout``
+        whatever a store does (what was not applied stays in the outbox for the next relay)."""
         report = None
-        if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
-            self._watcher = None
+        for task in (self._watcher, self._task):
+            if task is not None:
+                await _stopped(task)
+        self._watcher = None
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
             self._task = None
-            with contextlib.suppress(TimeoutError):
-                report = await asyncio.wait_for(self.drain(), timeout=final_drain_timeout)
+            final = asyncio.ensure_future(self.drain())
+            done, _ = await asyncio.wait({final}, timeout=final_drain_timeout)
+            if done:
+                report = final.result()
+            else:
+                logger.warning("outbox: the final drain did not finish within %.0f s", final_drain_timeout)
+                await _stopped(final)
         return report
+
+
+async def _stopped(task: asyncio.Future[Any], grace: float = 1.0) -> None:
+    """Cancel ``task`` and give it ``grace`` seconds to end (a call that ignores the cancel is left)."""
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=grace)
+    if done and not task.cancelled() and task.exception() is not None:
+        logger.debug("outbox: stopped task ended with %r", task.exception())
