@@ -42,7 +42,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench.common import Ctx, floor_pool, message_text, new_user, workbench
+from bench.common import Ctx, add_es_peer, floor_pool, message_text, new_user, workbench
 from bench.env import ES_INDEX, ES_PREFIX, PEER_ES_INDEX, PEER_REDIS_PREFIX
 from bench.report import Result, fmt, fmt_spread
 from bench.stats import Rep, run_concurrent, run_interleaved
@@ -301,15 +301,7 @@ async def _peers(ctx: Ctx, result: Result) -> dict[str, Any]:
     except ImportError as exc:
         result.skipped.append(f"langchain-community peers: {exc}")
     if ctx.up("elasticsearch"):
-        try:
-            from elasticsearch import AsyncElasticsearch
-            from langchain_elasticsearch import AsyncElasticsearchChatMessageHistory
-
-            peers["es_cls"] = AsyncElasticsearchChatMessageHistory
-            peers["es_client"] = AsyncElasticsearch(ctx.servers.es_url, request_timeout=30)
-            peers["_close"].append(peers["es_client"].close)
-        except ImportError as exc:
-            result.skipped.append(f"langchain-elasticsearch peer: {exc} (make bench installs it with --no-deps)")
+        add_es_peer(ctx, peers, result.skipped, request_timeout=30)
     else:
         result.skipped.append("Elasticsearch is down: no F2 floor, no ES peer")
     return peers

@@ -91,3 +91,17 @@ async def floor_pool(ctx: Ctx, *, maxsize: int) -> Any:
         autocommit=True,
         charset="utf8mb4",
     )
+
+
+def add_es_peer(ctx: Ctx, peers: dict[str, Any], skipped: list[str], *, request_timeout: float) -> None:
+    """LangChain's ``AsyncElasticsearchChatMessageHistory`` class and a client for it, into ``peers``
+    (``es_cls``, ``es_client``; the client's close into ``peers["_close"]``), or why not into ``skipped``."""
+    try:
+        from elasticsearch import AsyncElasticsearch
+        from langchain_elasticsearch import AsyncElasticsearchChatMessageHistory
+    except ImportError as exc:
+        skipped.append(f"langchain-elasticsearch peer: {exc} (make bench installs it with --no-deps)")
+        return
+    peers["es_cls"] = AsyncElasticsearchChatMessageHistory
+    peers["es_client"] = AsyncElasticsearch(ctx.servers.es_url, request_timeout=request_timeout)
+    peers["_close"].append(peers["es_client"].close)

@@ -23,7 +23,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.common import Ctx, floor_pool, message_text, new_user, workbench
+from bench.common import Ctx, add_es_peer, floor_pool, message_text, new_user, workbench
 from bench.env import PEER_ES_INDEX, PEER_REDIS_PREFIX, PEER_SQL_TABLE
 from bench.report import Result, fmt, fmt_spread
 from bench.stats import Rep, run_interleaved, run_sequential
@@ -110,15 +110,7 @@ async def _peers(ctx: Ctx, result: Result) -> dict[str, Any]:
     except ImportError as exc:
         result.skipped.append(f"langchain-community peers: {exc}")
     if ctx.up("elasticsearch"):
-        try:
-            from elasticsearch import AsyncElasticsearch
-            from langchain_elasticsearch import AsyncElasticsearchChatMessageHistory
-
-            peers["es_cls"] = AsyncElasticsearchChatMessageHistory
-            peers["es_client"] = AsyncElasticsearch(ctx.servers.es_url, request_timeout=60)
-            peers["_close"].append(peers["es_client"].close)
-        except ImportError as exc:
-            result.skipped.append(f"langchain-elasticsearch peer: {exc}")
+        add_es_peer(ctx, peers, result.skipped, request_timeout=60)
     return peers
 
 

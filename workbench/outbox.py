@@ -24,14 +24,12 @@ from itertools import groupby
 from typing import Any
 
 from workbench.errors import StoreError
-from workbench.repositories import load_messages, session_from_row
+from workbench.repositories import CACHE_TARGET, load_messages, session_from_row
 from workbench.stores.base import Database, MessageCache, Projection, Row
 
 __all__ = ["DrainReport", "OutboxRelay"]
 
 logger = logging.getLogger(__name__)
-
-CACHE_TARGET = "cache"
 
 
 @dataclass

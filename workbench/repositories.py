@@ -44,6 +44,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+CACHE_TARGET = "cache"  # the outbox target of the cache: one row per session of a batch is enough
+
 SESSION_COLUMNS = "session_id, user_id, name, created_at, updated_at, last_seq"
 MESSAGE_COLUMNS = "m.session_id, m.seq, m.message_id, m.user_id, m.role, m.content, m.created_at, m.metadata"
 _NOT_FOUND = "no session {session_id} for user {user_id!r}"
@@ -162,8 +164,6 @@ async def insert_messages(
     targets = relay.targets
     if not targets:
         return
-    from workbench.outbox import CACHE_TARGET  # that module imports this one
-
     now = utcnow()
     events = [(t, "session", *new_session, None, now) for t in targets] if new_session else []
     # one statement for every row (one round trip), in the order of the messages
