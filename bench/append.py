@@ -42,7 +42,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench.common import Ctx, add_es_peer, floor_pool, message_text, new_user, workbench
+from bench.common import Ctx, floor_pool, langchain_peers, message_text, new_user, workbench
 from bench.env import ES_INDEX, ES_PREFIX, PEER_ES_INDEX, PEER_REDIS_PREFIX
 from bench.report import Result, fmt, fmt_spread
 from bench.stats import Rep, run_concurrent, run_interleaved
@@ -276,33 +276,8 @@ async def run(ctx: Ctx) -> Result:
 
 
 async def _peers(ctx: Ctx, result: Result) -> dict[str, Any]:
-    """The peers' shared clients (one engine or client per peer, as a service would hold)."""
-    peers: dict[str, Any] = {"_close": []}
-    try:
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from langchain_community.chat_message_histories import RedisChatMessageHistory, SQLChatMessageHistory
-        from sqlalchemy import create_engine
-        from sqlalchemy.ext.asyncio import create_async_engine
-
-        peers["redis_cls"] = RedisChatMessageHistory
-        peers["sql_cls"] = SQLChatMessageHistory
-        engine = create_engine(ctx.servers.sqlalchemy_url("pymysql"), pool_size=10, max_overflow=0)
-        async_engine = create_async_engine(ctx.servers.sqlalchemy_url("aiomysql"), pool_size=10, max_overflow=0)
-        peers["sql_engine"], peers["sql_async_engine"] = engine, async_engine
-
-        async def close_engines() -> None:
-            engine.dispose()
-            await async_engine.dispose()
-
-        peers["_close"].append(close_engines)
-    except ImportError as exc:
-        result.skipped.append(f"langchain-community peers: {exc}")
-    if ctx.up("elasticsearch"):
-        add_es_peer(ctx, peers, result.skipped, request_timeout=30)
-    else:
+    peers = langchain_peers(ctx, result.skipped, pool_size=10, es_timeout=30)
+    if not ctx.up("elasticsearch"):
         result.skipped.append("Elasticsearch is down: no F2 floor, no ES peer")
     return peers
 

@@ -105,3 +105,34 @@ def add_es_peer(ctx: Ctx, peers: dict[str, Any], skipped: list[str], *, request_
     peers["es_cls"] = AsyncElasticsearchChatMessageHistory
     peers["es_client"] = AsyncElasticsearch(ctx.servers.es_url, request_timeout=request_timeout)
     peers["_close"].append(peers["es_client"].close)
+
+
+def langchain_peers(ctx: Ctx, skipped: list[str], *, pool_size: int, es_timeout: float) -> dict[str, Any]:
+    """The peers' shared clients (one engine or client per peer, as a service would hold): the Redis
+    and SQL history classes with a sync and an async SQLAlchemy engine of ``pool_size``, and the ES
+    peer (:func:`add_es_peer`) when Elasticsearch is up; ``peers["_close"]`` closes them all."""
+    peers: dict[str, Any] = {"_close": []}
+    try:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from langchain_community.chat_message_histories import RedisChatMessageHistory, SQLChatMessageHistory
+        from sqlalchemy import create_engine
+        from sqlalchemy.ext.asyncio import create_async_engine
+    except ImportError as exc:
+        skipped.append(f"langchain-community peers: {exc}")
+    else:
+        peers["redis_cls"], peers["sql_cls"] = RedisChatMessageHistory, SQLChatMessageHistory
+        engine = create_engine(ctx.servers.sqlalchemy_url("pymysql"), pool_size=pool_size, max_overflow=0)
+        async_engine = create_async_engine(ctx.servers.sqlalchemy_url("aiomysql"), pool_size=pool_size, max_overflow=0)
+        peers["sql_engine"], peers["sql_async_engine"] = engine, async_engine
+
+        async def close_engines() -> None:
+            engine.dispose()
+            await async_engine.dispose()
+
+        peers["_close"].append(close_engines)
+    if ctx.up("elasticsearch"):
+        add_es_peer(ctx, peers, skipped, request_timeout=es_timeout)
+    return peers

@@ -23,7 +23,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.common import Ctx, add_es_peer, floor_pool, message_text, new_user, workbench
+from bench.common import Ctx, floor_pool, langchain_peers, message_text, new_user, workbench
 from bench.env import PEER_ES_INDEX, PEER_REDIS_PREFIX, PEER_SQL_TABLE
 from bench.report import Result, fmt, fmt_spread
 from bench.stats import Rep, run_interleaved, run_sequential
@@ -86,32 +86,7 @@ async def run(ctx: Ctx) -> Result:
 
 
 async def _peers(ctx: Ctx, result: Result) -> dict[str, Any]:
-    peers: dict[str, Any] = {"_close": []}
-    try:
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from langchain_community.chat_message_histories import RedisChatMessageHistory, SQLChatMessageHistory
-        from sqlalchemy import create_engine
-        from sqlalchemy.ext.asyncio import create_async_engine
-
-        peers["redis_cls"], peers["sql_cls"] = RedisChatMessageHistory, SQLChatMessageHistory
-        peers["sql_engine"] = create_engine(ctx.servers.sqlalchemy_url("pymysql"), pool_size=4, max_overflow=0)
-        peers["sql_async_engine"] = create_async_engine(
-            ctx.servers.sqlalchemy_url("aiomysql"), pool_size=4, max_overflow=0
-        )
-
-        async def close() -> None:
-            peers["sql_engine"].dispose()
-            await peers["sql_async_engine"].dispose()
-
-        peers["_close"].append(close)
-    except ImportError as exc:
-        result.skipped.append(f"langchain-community peers: {exc}")
-    if ctx.up("elasticsearch"):
-        add_es_peer(ctx, peers, result.skipped, request_timeout=60)
-    return peers
+    return langchain_peers(ctx, result.skipped, pool_size=4, es_timeout=60)
 
 
 def _turns(size: int) -> list[tuple[str, str]]:
